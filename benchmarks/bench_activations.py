@@ -1,0 +1,120 @@
+"""Element-wise activations and softmax: memory-bound ops on one input."""
+
+import numpy as np
+
+from .common import F, OpBenchmark, mlx_compiled, mx, nn, torch
+
+LEAKY_SLOPE = 0.01  # torch's default negative_slope, given explicitly to both
+PRELU_WEIGHT = 0.25  # torch's default PReLU init, one weight shared by all channels
+SELU_ALPHA = 1.6732632423543772848170429916717  # torch's constants; mlx.nn.selu rounds them
+SELU_SCALE = 1.0507009873554804934193349852946
+ACTIVATION_CASES = ["dim=128x16x1024", "dim=64x128x1024"]
+
+
+class ReLU(OpBenchmark):
+    cases = ACTIVATION_CASES
+
+    def numpy(self, x):
+        return np.maximum(x, 0)
+
+    def mlx(self, x):
+        return nn.relu(x)
+
+    def torch(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(OpBenchmark):
+    cases = ACTIVATION_CASES
+
+    def numpy(self, x):
+        return np.where(x > 0, x, LEAKY_SLOPE * x)
+
+    def mlx(self, x):
+        return nn.leaky_relu(x, LEAKY_SLOPE)
+
+    def torch(self, x):
+        return F.leaky_relu(x, LEAKY_SLOPE)
+
+
+class PReLU(OpBenchmark):
+    cases = ["dim=128x16x1024 dim=1", "dim=64x128x1024 dim=1"]
+
+    def make_inputs(self, case, rng):
+        x_shape, weight_shape = case.shapes
+        return [rng.standard_normal(x_shape, dtype=np.float32), np.full(weight_shape, PRELU_WEIGHT)]
+
+    def numpy(self, x, weight):
+        return np.where(x > 0, x, weight * x)
+
+    def mlx(self, x, weight):
+        return nn.prelu(x, weight)
+
+    def torch(self, x, weight):
+        return F.prelu(x, weight)
+
+
+@mlx_compiled
+def _mlx_selu(x):
+    # mlx.nn.selu's own fused form, with the exact constants.
+    return SELU_SCALE * mx.where(x > 0, x, SELU_ALPHA * (mx.exp(x) - 1))
+
+
+class SeLU(OpBenchmark):
+    cases = ACTIVATION_CASES
+
+    def numpy(self, x):
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x))
+
+    def mlx(self, x):
+        return _mlx_selu(x)
+
+    def torch(self, x):
+        return F.selu(x)
+
+
+class Sigmoid(OpBenchmark):
+    cases = ACTIVATION_CASES
+
+    def numpy(self, x):
+        return 1 / (1 + np.exp(-x))
+
+    def mlx(self, x):
+        return mx.sigmoid(x)
+
+    def torch(self, x):
+        return torch.sigmoid(x)
+
+
+class Softplus(OpBenchmark):
+    cases = ACTIVATION_CASES
+
+    def numpy(self, x):
+        return np.logaddexp(x, 0)
+
+    def mlx(self, x):
+        return nn.softplus(x)
+
+    def torch(self, x):
+        return F.softplus(x)
+
+
+class Softmax(OpBenchmark):
+    cases = [
+        "dim=64x1000000 axi=-1",
+        "dim=1000000x64 axi=-1",
+        "dim=64x16x32x1024 axi=-1",
+        "dim=128x16x32x1024 axi=-1",
+        "dim=1024x16x32x128 axi=-1",
+        "dim=1024x64x32x8 axi=-1",
+    ]
+
+    def numpy(self, x, axis):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    def mlx(self, x, axis):
+        return mx.softmax(x, axis=axis)
+
+    def torch(self, x, axis):
+        return torch.softmax(x, dim=axis)

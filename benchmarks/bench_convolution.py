@@ -1,0 +1,68 @@
+"""Convolutions, channels-last on both sides (MLX's layout; torch gets the same bytes as a view).
+
+Row names give the input as (N, [H, W,] L/C) and the weight as MLX's (C_out, [KH, KW,] K, C_in).
+Stride 1, no padding, no bias.
+"""
+
+import numpy as np
+
+from .common import F, OpBenchmark, mx, torch
+
+
+def _channels_last_conv(x, w, spatial):
+    """float64 convolution (cross-correlation) of channels-last x with (C_out, *kernel, C_in) w."""
+    kernel = w.shape[1:-1]
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=tuple(range(1, 1 + spatial)))
+    # windows: (N, *out, C_in, *kernel); contract C_in and the kernel with w's matching axes.
+    return np.tensordot(windows, w, axes=([1 + spatial, *range(2 + spatial, 2 + 2 * spatial)], [1 + spatial, *range(1, 1 + spatial)]))
+
+
+class Conv1d(OpBenchmark):
+    cases = [
+        "dim=100x256x3 dim=8x3x3",
+        "dim=100x256x256 dim=8x3x256",
+        "dim=16x1000x80 dim=128x11x80",
+        "dim=16x1000x3 dim=128x11x3",
+    ]
+
+    def numpy(self, x, w):
+        return _channels_last_conv(x, w, spatial=1)
+
+    def mlx(self, x, w):
+        return mx.conv1d(x, w)
+
+    def torch(self, x, w):
+        return F.conv1d(x, w)
+
+    def torch_layout(self, x, w):
+        # (N, L, C) bytes viewed as torch's (N, C, L): no copy, channels stay innermost.
+        return x.permute(0, 2, 1), w.permute(0, 2, 1)
+
+    def torch_result(self, result):
+        return result.transpose(0, 2, 1)
+
+
+class Conv2d(OpBenchmark):
+    cases = [
+        "dim=100x256x256x3 dim=8x3x3x3",
+        "dim=100x256x256x12 dim=8x3x3x12",
+        "dim=10x256x256x128 dim=8x3x3x128",
+        "dim=100x28x28x3 dim=8x3x3x3",
+        "dim=1000x28x28x3 dim=8x3x3x3",
+    ]
+
+    def numpy(self, x, w):
+        return _channels_last_conv(x, w, spatial=2)
+
+    def mlx(self, x, w):
+        return mx.conv2d(x, w)
+
+    def torch(self, x, w):
+        return F.conv2d(x, w)
+
+    def torch_layout(self, x, w):
+        # (N, H, W, C) bytes viewed as (N, C, H, W): exactly torch.channels_last, no copy.
+        return x.permute(0, 3, 1, 2), w.permute(0, 3, 1, 2)
+
+    def torch_result(self, result):
+        return result.transpose(0, 2, 3, 1)

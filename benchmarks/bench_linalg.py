@@ -1,0 +1,49 @@
+"""Matrix products: batched and broadcast matmul, and a linear layer with bias."""
+
+import numpy as np
+
+from .common import F, OpBenchmark, mx, torch
+
+
+class MatMul(OpBenchmark):
+    cases = [
+        "dim=32x1x1000 dim=32x1000x128",
+        "dim=1000x64x256 dim=256x32",
+        "dim=1000x64x1024 dim=1000x1024x32",
+        "dim=1000x1024x64 dim=1000x64x256",
+        "dim=64x1000000 dim=1000000x32",
+        "dim=1000000x64 dim=64x1024",
+    ]
+
+    def numpy(self, a, b):
+        return np.matmul(a, b)
+
+    def mlx(self, a, b):
+        return mx.matmul(a, b)
+
+    def torch(self, a, b):
+        return torch.matmul(a, b)
+
+
+class Linear(OpBenchmark):
+    """y = x @ w + b, with w given as (in, out) like the row names; torch keeps it (out, in)."""
+
+    cases = [
+        "dim=100x1024x32 dim=32x1024 dim=1024",
+        "dim=100x1024x64 dim=64x1024 dim=1024",
+        "dim=100x1024x256 dim=256x1024 dim=1024",
+        "dim=100x1024x512 dim=512x1024 dim=1024",
+        "dim=100x1x51200 dim=51200x1 dim=1",
+    ]
+
+    def numpy(self, x, w, b):
+        return x @ w + b
+
+    def mlx(self, x, w, b):
+        return mx.addmm(b, x, w)
+
+    def torch(self, x, w_out_in, b):
+        return F.linear(x, w_out_in, b)
+
+    def torch_layout(self, x, w, b):
+        return x, w.t().contiguous(), b

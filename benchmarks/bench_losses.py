@@ -1,0 +1,31 @@
+"""Binary cross-entropy on probabilities, mean over all elements, on both sides."""
+
+import numpy as np
+
+from .common import F, OpBenchmark, nn
+
+LOG_FLOOR = -100.0  # both frameworks clamp log(p) and log(1 - p) at -100
+
+
+class BCE(OpBenchmark):
+    cases = [
+        "dim=1000000 dim=1000000",
+        "dim=100000x32 dim=100000x32",
+        "dim=100000x64x2 dim=100000x64x2",
+        "dim=128x100000 dim=128x100000",
+    ]
+
+    def make_inputs(self, case, rng):
+        probabilities_shape, targets_shape = case.shapes
+        return [rng.uniform(1e-3, 1 - 1e-3, probabilities_shape), rng.uniform(0, 1, targets_shape)]
+
+    def numpy(self, p, target):
+        log_p = np.maximum(np.log(p), LOG_FLOOR)
+        log_not_p = np.maximum(np.log1p(-p), LOG_FLOOR)
+        return np.mean(-(target * log_p + (1 - target) * log_not_p))
+
+    def mlx(self, p, target):
+        return nn.losses.binary_cross_entropy(p, target, with_logits=False, reduction="mean")
+
+    def torch(self, p, target):
+        return F.binary_cross_entropy(p, target, reduction="mean")

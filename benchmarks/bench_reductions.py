@@ -1,0 +1,68 @@
+"""Reductions and sorting along an axis, and over the whole array."""
+
+import numpy as np
+
+from .common import OpBenchmark, mx, torch
+
+
+class Argmax(OpBenchmark):
+    cases = [
+        "dim=64x1024x128 axi=0",
+        "dim=64x1024x128 axi=1",
+        "dim=64x1024x128 axi=2",
+        "dim=64x128x1024 axi=2",
+    ]
+
+    def numpy(self, x, axis):
+        return np.argmax(x, axis=axis)
+
+    def mlx(self, x, axis):
+        return mx.argmax(x, axis=axis)
+
+    def torch(self, x, axis):
+        return torch.argmax(x, dim=axis)
+
+
+class Sum(OpBenchmark):
+    cases = [
+        "dim=64x128x128x128 axi=0",
+        "dim=64x128x128x128 axi=1",
+        "dim=64x128x128x128 axi=2",
+        "dim=64x128x128x128 axi=3",
+    ]
+
+    def numpy(self, x, axis):
+        return np.sum(x, axis=axis)
+
+    def mlx(self, x, axis):
+        return mx.sum(x, axis=axis)
+
+    def torch(self, x, axis):
+        return torch.sum(x, dim=axis)
+
+
+class SumAll(OpBenchmark):
+    cases = ["dim=64x128x128x128", "dim=1000000", "dim=1000000x128", "dim=128x1000000"]
+
+    def numpy(self, x):
+        return np.sum(x)
+
+    def mlx(self, x):
+        return mx.sum(x)
+
+    def torch(self, x):
+        return torch.sum(x)
+
+
+class Sort(OpBenchmark):
+    cases = ["dim=64x128x1024 axi=0", "dim=64x128x1024 axi=1", "dim=64x128x1024 axi=2"]
+
+    def numpy(self, x, axis):
+        return np.sort(x, axis=axis)
+
+    def mlx(self, x, axis):
+        return mx.sort(x, axis=axis)
+
+    def torch(self, x, axis):
+        # torch has no values-only sort: its sort always computes the indices too.
+        return torch.sort(x, dim=axis).values

@@ -1,0 +1,372 @@
+"""The machinery every op family shares: backends, synchronisation, inputs, one base class.
+
+A family module only lists its cases and writes its op three times (NumPy float64 reference,
+MLX, torch); `OpBenchmark` turns that into an asv benchmark over every case and backend, and
+the tests use the very same definitions.
+
+Nothing here imports MLX or torch at module level: `import mlx.core` initialises CUDA, and a
+GPU touched at import breaks asv's forkserver and any history sweep over old releases.
+"""
+
+import abc
+import contextlib
+import dataclasses
+import functools
+import importlib
+import os
+import pkgutil
+import re
+import zlib
+
+import numpy as np
+
+BACKEND_NAMES = ("mlx_gpu", "mlx_cpu", "cpu", "mps", "cuda")
+BACKENDS_VARIABLE = "MLXBENCH_BACKENDS"
+
+
+class _LazyModule:
+    """A module imported on first attribute access, so that importing the suite touches no GPU."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+mx = _LazyModule("mlx.core")
+nn = _LazyModule("mlx.nn")
+torch = _LazyModule("torch")
+F = _LazyModule("torch.nn.functional")
+
+
+def mlx_compiled(fn):
+    """`fn` as MLX's fused kernel (`mx.compile`, shapeless), compiled once on first call.
+
+    This is how `mlx.nn` ships its own activations, so it is MLX's best form of them.
+    """
+    compiled = functools.cache(lambda: mx.compile(fn, shapeless=True))
+
+    @functools.wraps(fn)
+    def call(*args):
+        return compiled()(*args)
+
+    return call
+
+
+def selected_backends(value=None):
+    """The backend names `MLXBENCH_BACKENDS` allows (all when unset); an unknown name is an error."""
+    if value is None:
+        value = os.environ.get(BACKENDS_VARIABLE, "")
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BACKEND_NAMES]
+    if unknown:
+        raise ValueError(
+            f"{BACKENDS_VARIABLE}={value!r} names unknown backend {', '.join(unknown)}; "
+            f"use a comma-separated subset of {','.join(BACKEND_NAMES)}"
+        )
+    return tuple(names) or BACKEND_NAMES
+
+
+# Checked at import so that a typo stops `asv run` at discovery, before anything is timed.
+selected_backends()
+
+
+class Backend(abc.ABC):
+    """One framework on one device: how arrays get there and how a call is waited for."""
+
+    def __init__(self, name, device):
+        self.name = name
+        self.device = device
+
+    @abc.abstractmethod
+    def unavailable_reason(self):
+        """Why this machine cannot run the backend, or None when it can."""
+
+    @abc.abstractmethod
+    def session(self):
+        """Context in which calls run (device choice, torch's inference mode)."""
+
+    @abc.abstractmethod
+    def array(self, host):
+        """`host` (a NumPy array) on this backend, fully materialised."""
+
+    @abc.abstractmethod
+    def run(self, fn, args):
+        """The timed call: build the op afresh from `args` and wait until it has finished."""
+
+    @abc.abstractmethod
+    def to_numpy(self, result):
+        """A result of `run` as a NumPy array."""
+
+
+class MLXBackend(Backend):
+    framework = "mlx"
+
+    def unavailable_reason(self):
+        try:
+            importlib.import_module("mlx.core")
+        except ImportError as error:
+            return f"mlx is not importable ({error})"
+        if self.device == "gpu" and not _mlx_has_gpu():
+            return "MLX has no GPU backend on this machine (neither Metal nor CUDA)"
+        return None
+
+    @contextlib.contextmanager
+    def session(self):
+        previous = mx.default_device()
+        mx.set_default_device(getattr(mx, self.device))
+        try:
+            yield
+        finally:
+            mx.set_default_device(previous)
+
+    def array(self, host):
+        result = mx.array(host)
+        mx.eval(result)
+        return result
+
+    def run(self, fn, args):
+        result = fn(*args)
+        mx.eval(result)
+        return result
+
+    def to_numpy(self, result):
+        return np.array(result)
+
+
+def _mlx_has_gpu():
+    if hasattr(mx, "is_available"):
+        return mx.is_available(mx.gpu)
+    return mx.metal.is_available()  # releases before mx.is_available were Metal-only
+
+
+class TorchBackend(Backend):
+    framework = "torch"
+
+    def unavailable_reason(self):
+        try:
+            importlib.import_module("torch")
+        except ImportError as error:
+            return f"torch is not importable ({error})"
+        if self.device == "cuda" and not torch.cuda.is_available():
+            return "torch has no CUDA device on this machine"
+        if self.device == "mps" and not torch.backends.mps.is_available():
+            return "torch has no MPS device on this machine"
+        return None
+
+    @contextlib.contextmanager
+    def session(self):
+        with torch.inference_mode():
+            yield
+
+    def array(self, host):
+        result = torch.from_numpy(host).to(self.device)
+        self.synchronize()
+        return result
+
+    def run(self, fn, args):
+        result = fn(*args)
+        self.synchronize()
+        return result
+
+    def synchronize(self):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        elif self.device == "mps":
+            torch.mps.synchronize()
+
+    def to_numpy(self, result):
+        return result.cpu().numpy()
+
+
+BACKENDS = {
+    "mlx_gpu": MLXBackend("mlx_gpu", "gpu"),
+    "mlx_cpu": MLXBackend("mlx_cpu", "cpu"),
+    "cpu": TorchBackend("cpu", "cpu"),
+    "mps": TorchBackend("mps", "mps"),
+    "cuda": TorchBackend("cuda", "cuda"),
+}
+
+
+def usable_backend(name):
+    """The backend called `name`, or NotImplementedError (asv's skip) saying why it cannot run."""
+    if name not in selected_backends():
+        raise NotImplementedError(f"{name} is not in {BACKENDS_VARIABLE}={os.environ[BACKENDS_VARIABLE]}")
+    backend = BACKENDS[name]
+    reason = backend.unavailable_reason()
+    if reason:
+        raise NotImplementedError(f"{name}: {reason}")
+    return backend
+
+
+_LABEL_TOKEN = re.compile(r"^(dim|axi)=(-?\d+(?:x\d+)*)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One row of the reference table: its input shapes and, for some families, an axis.
+
+    The label is the row name after "Family / ", e.g. "dim=64x1024x128 axi=0".
+    """
+
+    shapes: tuple
+    axis: int | None = None
+
+    @classmethod
+    def parse(cls, label):
+        shapes, axis = [], None
+        for token in label.split():
+            match = _LABEL_TOKEN.match(token)
+            if not match or (match[1] == "axi" and "x" in match[2]):
+                raise ValueError(f"case label {label!r}: cannot read {token!r}; write dim=AxB... and axi=N")
+            if match[1] == "dim":
+                shapes.append(tuple(int(d) for d in match[2].split("x")))
+            else:
+                axis = int(match[2])
+        return cls(tuple(shapes), axis)
+
+    @property
+    def label(self):
+        words = ["dim=" + "x".join(map(str, shape)) for shape in self.shapes]
+        if self.axis is not None:
+            words.append(f"axi={self.axis}")
+        return " ".join(words)
+
+    @property
+    def elements(self):
+        return sum(int(np.prod(shape)) for shape in self.shapes)
+
+    def scaled_down(self, max_elements):
+        """The same case with every large dimension shrunk alike until its inputs fit `max_elements`.
+
+        Equal sizes map to equal sizes, so contracted, concatenated and broadcast dimensions stay
+        compatible; rank and axis are kept.
+        """
+        case = self
+        while case.elements > max_elements:
+            biggest = max(d for shape in case.shapes for d in shape)
+            smaller = max(biggest // 4, 1)
+            case = Case(tuple(tuple(smaller if d == biggest else d for d in shape) for shape in case.shapes), case.axis)
+        return case
+
+
+@functools.lru_cache(maxsize=1)
+def host_inputs(family, label):
+    """The case's inputs as float32 NumPy arrays, the same on every machine (seeded by the row name)."""
+    rng = np.random.default_rng(zlib.crc32(f"{family.__name__} / {label}".encode()))
+    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in family().make_inputs(Case.parse(label), rng))
+
+
+# asv reruns setup before every sample: inputs are built once per process and reused.
+@functools.lru_cache(maxsize=1)
+def backend_inputs(family, label, backend_name):
+    backend = BACKENDS[backend_name]
+    arrays = [backend.array(host) for host in host_inputs(family, label)]
+    if backend.framework == "torch":
+        arrays = family().torch_layout(*arrays)
+    return tuple(arrays)
+
+
+class OpBenchmark(abc.ABC):
+    """An op family: its cases, its float64 reference and its MLX and torch forms, on every backend.
+
+    Subclasses list `cases` (reference-table labels) and define `numpy`, `mlx` and `torch`; they
+    take the case's inputs in order, plus `axis=` when the case has one.
+    """
+
+    cases = ()
+    param_names = ["case", "backend"]
+    # Largest accepted max|result - reference| / max|reference| (normwise, float32 rounding).
+    tolerance = 2e-6
+
+    # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
+    # sample, so each sample is one synchronised call). One process per case and backend
+    # (rounds = 1): the process start dominates small cases, not the samples. A warm-up of
+    # 0.25 s covers kernel compilation and first-touch allocation. Up to 25 samples, but stop
+    # adding them after 3 s once 3 are in: a case taking 15 s on a 2-core CPU costs one minute.
+    rounds = 1
+    number = 1
+    warmup_time = 0.25
+    repeat = (3, 25, 3.0)
+    timeout = 600
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.params = [list(cls.cases), list(BACKEND_NAMES)]
+
+    # --- the op, defined once -------------------------------------------------------------
+
+    def make_inputs(self, case, rng):
+        """Float32 inputs for `case` (standard normal unless the op needs a domain)."""
+        return [rng.standard_normal(shape, dtype=np.float32) for shape in case.shapes]
+
+    @abc.abstractmethod
+    def numpy(self, *inputs, **options):
+        """The float64 reference."""
+
+    @abc.abstractmethod
+    def mlx(self, *inputs, **options):
+        """MLX's best form of the op."""
+
+    @abc.abstractmethod
+    def torch(self, *inputs, **options):
+        """torch's best form of the op."""
+
+    def torch_layout(self, *tensors):
+        """The inputs as torch's best form takes them (same bytes, torch's view); set-up, never timed."""
+        return tensors
+
+    def torch_result(self, result):
+        """A torch result in the layout of the MLX and NumPy results (for checking, never timed)."""
+        return result
+
+    # --- binding a case to a backend ------------------------------------------------------
+
+    def prepare(self, label, backend):
+        """The call and its inputs for one case on one backend, ready to time."""
+        case = Case.parse(label)
+        op = getattr(self, backend.framework)
+        if case.axis is not None:
+            op = functools.partial(op, axis=case.axis)
+        return op, backend_inputs(type(self), label, backend.name)
+
+    def compute(self, label, backend):
+        """The op's result on `backend`, as NumPy, in MLX's layout."""
+        with backend.session():
+            op, args = self.prepare(label, backend)
+            result = backend.to_numpy(backend.run(op, args))
+        if backend.framework == "torch":
+            result = self.torch_result(result)
+        return result
+
+    def row_name(self, label):
+        return f"{type(self).__name__} / {label}"
+
+    def reference(self, label):
+        case = Case.parse(label)
+        inputs = [a.astype(np.float64) for a in host_inputs(type(self), label)]
+        options = {} if case.axis is None else {"axis": case.axis}
+        return self.numpy(*inputs, **options)
+
+    # --- asv ------------------------------------------------------------------------------
+
+    def setup(self, case, backend):
+        self.backend = usable_backend(backend)
+        self._session = contextlib.ExitStack()
+        self._session.enter_context(self.backend.session())
+        self.op, self.args = self.prepare(case, self.backend)
+
+    def teardown(self, case, backend):
+        self._session.close()
+
+    def time_latency(self, case, backend):
+        self.backend.run(self.op, self.args)
+
+
+def op_families():
+    """Every op family of the suite (the `OpBenchmark` subclasses of its bench_* modules), by name."""
+    for module in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        if module.name.startswith("bench_"):
+            importlib.import_module(f"{__package__}.{module.name}")
+    return sorted(OpBenchmark.__subclasses__(), key=lambda family: family.__name__)
