@@ -100,6 +100,7 @@ class Softplus(OpBenchmark):
 
 
 class Softmax(OpBenchmark):
+    tolerance = 1e-4  # float32 sums over rows of up to 1M: MLX CPU is 1e-5 off at 250k
     cases = [
         "dim=64x1000000 axi=-1",
         "dim=1000000x64 axi=-1",

@@ -71,6 +71,10 @@ def selected_backends(value=None):
 # Checked at import so that a typo stops `asv run` at discovery, before anything is timed.
 selected_backends()
 
+# float32 means float32 on both frameworks. MLX's CUDA backend would multiply in TF32 and reads
+# this once, at first use: it must be set before MLX touches the GPU. torch is set per session.
+os.environ["MLX_ENABLE_TF32"] = "0"
+
 
 class Backend(abc.ABC):
     """One framework on one device: how arrays get there and how a call is waited for."""
@@ -157,6 +161,10 @@ class TorchBackend(Backend):
 
     @contextlib.contextmanager
     def session(self):
+        if self.device == "cuda":
+            # torch multiplies float32 in float32 by default, but cuDNN convolves in TF32.
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
         with torch.inference_mode():
             yield
 
@@ -358,7 +366,9 @@ class OpBenchmark(abc.ABC):
         self.op, self.args = self.prepare(case, self.backend)
 
     def teardown(self, case, backend):
-        self._session.close()
+        # asv calls teardown after a skipping setup too, when there is no session.
+        if hasattr(self, "_session"):
+            self._session.close()
 
     def time_latency(self, case, backend):
         self.backend.run(self.op, self.args)

@@ -1,0 +1,136 @@
+"""The suite under asv itself: `asv check`, a quick real run read back by asv, skipping and
+restricting backends, and a case that raises on one backend failing alone."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from asv import results as asv_results
+from asv import util as asv_util
+
+from benchmarks.common import BACKEND_NAMES, BACKENDS, selected_backends
+from conftest import ROOT
+
+MACHINE = "pytest-box"
+
+
+def asv(args, tmp_path, backends="mlx_cpu,cpu", benchmark_dir=None, check=True):
+    """Run asv on a copy of the project's config whose results and html go to tmp_path."""
+    config = asv_util.load_json(ROOT / "asv.conf.json", js_comments=True)
+    config.update(
+        repo=str(ROOT),
+        benchmark_dir=str(benchmark_dir or ROOT / "benchmarks"),
+        results_dir=str(tmp_path / "results"),
+        html_dir=str(tmp_path / "html"),
+        env_dir=str(tmp_path / "env"),
+    )
+    config_path = tmp_path / "asv.conf.json"
+    config_path.write_text(json.dumps(config))
+    env = dict(os.environ, MLXBENCH_BACKENDS=backends, HOME=str(tmp_path))
+    run = subprocess.run(
+        [sys.executable, "-m", "asv", "--config", str(config_path), *args],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900,
+    )
+    if check:
+        assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def quick_run(tmp_path, bench, backends="mlx_cpu,cpu", benchmark_dir=None):
+    asv(["machine", "--machine", MACHINE, "--yes"], tmp_path)
+    commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
+    run = asv(
+        ["run", "--python=same", "--quick", "--show-stderr", "--machine", MACHINE, "--set-commit-hash", commit,
+         "--bench", bench],
+        tmp_path, backends, benchmark_dir, check=False,
+    )
+    assert run.returncode in (0, 2), run.stdout + run.stderr  # 2: some benchmark failed
+    loaded = list(asv_results.iter_results_for_machine(str(tmp_path / "results"), MACHINE))
+    assert len(loaded) == 1, run.stdout
+    return run, loaded[0], commit
+
+
+def by_backend(result, benchmark, case):
+    params = result.get_result_params(benchmark)
+    values = result.get_result_value(benchmark, params)
+    combos = [(c.strip("'"), b.strip("'")) for c in params[0] for b in params[1]]
+    return {backend: value for (label, backend), value in zip(combos, values) if label == case}
+
+
+def test_asv_check_finds_no_problem(tmp_path):
+    run = asv(["check", "--python=same"], tmp_path)
+    assert "No problems found" in run.stdout
+
+
+def test_quick_run_times_present_backends_skips_missing_ones_and_asv_reads_it_back(tmp_path):
+    run, result, commit = quick_run(tmp_path, r"^bench_reductions\.Argmax\.", backends="")
+    name = "bench_reductions.Argmax.time_latency"
+    times = by_backend(result, name, "dim=64x1024x128 axi=1")
+    assert run.returncode == 0
+    for backend, time in times.items():
+        missing = BACKENDS[backend].unavailable_reason()
+        if missing:
+            assert math.isnan(time), f"{backend} is missing here and should be skipped (NaN), got {time}"
+            assert f"skipped: NotImplementedError('{backend}: {missing}" in run.stdout
+        else:
+            assert time > 0, f"{backend} is present and should have a time"
+    assert times["mlx_cpu"] > 0 and times["cpu"] > 0
+
+    show = asv(["show", commit[:8], "--machine", MACHINE], tmp_path).stdout
+    assert name in show and "dim=64x1024x128 axi=1" in show
+    assert "n/a" in show and "failed" not in show
+
+
+def test_restrict_variable_skips_backends_that_are_present(tmp_path):
+    _, result, _ = quick_run(tmp_path, r"^bench_activations\.ReLU\.", backends="cpu")
+    times = by_backend(result, "bench_activations.ReLU.time_latency", "dim=128x16x1024")
+    assert times["cpu"] > 0 and math.isnan(times["mlx_cpu"])
+
+
+def test_unknown_backend_name_is_one_clear_error():
+    with pytest.raises(ValueError, match=r"unknown backend tpu; use a comma-separated subset of mlx_gpu,"):
+        selected_backends("cpu,tpu")
+    assert selected_backends(" cpu , mlx_cpu ") == ("cpu", "mlx_cpu")
+    assert selected_backends("") == BACKEND_NAMES
+
+
+def test_unknown_backend_name_stops_asv_before_anything_runs(tmp_path):
+    run = asv(["check", "--python=same"], tmp_path, backends="mlx_cpu,gpu", check=False)
+    assert run.returncode != 0
+    assert "MLXBENCH_BACKENDS='mlx_cpu,gpu' names unknown backend gpu" in run.stdout + run.stderr
+
+
+def test_a_case_that_raises_on_one_backend_fails_alone(tmp_path):
+    bench_dir = tmp_path / "faulty_benchmarks"
+    bench_dir.mkdir()
+    (bench_dir / "__init__.py").write_text("")
+    shutil.copy(ROOT / "benchmarks" / "common.py", bench_dir)
+    (bench_dir / "bench_faulty.py").write_text(textwrap.dedent('''
+        from .common import OpBenchmark, mx, torch
+
+        class Negate(OpBenchmark):
+            cases = ["dim=1000", "dim=100000"]
+
+            def numpy(self, x):
+                return -x
+
+            def mlx(self, x):
+                if x.size == 1000:
+                    raise RuntimeError("simulated MLX kernel error")
+                return mx.negative(x)
+
+            def torch(self, x):
+                return torch.neg(x)
+    '''))
+    run, result, _ = quick_run(tmp_path, "Negate", benchmark_dir=bench_dir)
+    name = "bench_faulty.Negate.time_latency"
+    small, large = by_backend(result, name, "dim=1000"), by_backend(result, name, "dim=100000")
+    assert small["mlx_cpu"] is None, "the raising case is recorded as failed (None)"
+    assert small["cpu"] > 0 and large["mlx_cpu"] > 0 and large["cpu"] > 0
+    assert run.returncode == 2
+    assert "For parameters: 'dim=1000', 'mlx_cpu'" in run.stdout and "simulated MLX kernel error" in run.stdout

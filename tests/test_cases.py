@@ -1,0 +1,60 @@
+"""The suite holds exactly the reference table's rows, named as the table names them."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import BACKEND_NAMES, Case, op_families
+
+REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "docs" / "reference-m1-pro.md"
+
+
+def reference_rows():
+    rows = []
+    for line in REFERENCE_TABLE.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if " / dim=" in cells[0]:
+            rows.append(cells[0])
+    return rows
+
+
+def suite_rows():
+    return [family().row_name(label) for family in op_families() for label in family.cases]
+
+
+def test_every_reference_row_is_a_case_of_the_suite_and_nothing_else():
+    assert len(reference_rows()) == 61
+    assert sorted(suite_rows()) == sorted(reference_rows())
+
+
+def test_seventeen_families_each_over_its_cases_and_every_backend():
+    families = op_families()
+    assert len(families) == 17
+    for family in families:
+        assert family.param_names == ["case", "backend"]
+        assert family.params == [list(family.cases), list(BACKEND_NAMES)]
+
+
+@pytest.mark.parametrize("label", ["dim=64x1024x128 axi=0", "dim=1000000x64 dim=1000000x32 axi=1", "dim=1000000"])
+def test_a_label_round_trips_through_its_case(label):
+    assert Case.parse(label).label == label
+
+
+def test_axis_is_parsed_and_negative_axes_kept():
+    assert Case.parse("dim=64x1000000 axi=-1") == Case(((64, 1000000),), -1)
+
+
+@pytest.mark.parametrize("label", ["dim=64xx2", "shape=3x4", "dim=3 axi=1x2", "dim=3 axis=1"])
+def test_a_malformed_label_is_a_clear_error(label):
+    with pytest.raises(ValueError, match=re.escape(repr(label))):
+        Case.parse(label)
+
+
+def test_scaling_down_keeps_rank_axis_and_matching_sizes():
+    case = Case.parse("dim=1000x64x1024 dim=1000x1024x32")
+    small = case.scaled_down(2**20)
+    assert small.elements <= 2**20
+    assert [len(s) for s in small.shapes] == [3, 3]
+    assert small.shapes[0][2] == small.shapes[1][1] and small.shapes[0][0] == small.shapes[1][0]
+    assert Case.parse("dim=64x1000000 axi=-1").scaled_down(2**16).axis == -1

@@ -1,0 +1,92 @@
+"""Every case computes the same function on every backend.
+
+Each backend's output must equal the float64 NumPy reference within the family's float32
+tolerance, and the backends must agree with each other, on the case's own seeded random inputs.
+Cases whose inputs exceed TEST_MAX_ELEMENTS are checked at a scaled-down shape of the same rank
+and axis; the test id says which ("reference-shape" or "scaled-to-...").
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+from benchmarks.common import BACKEND_NAMES, BACKENDS, Case, host_inputs, op_families
+
+TEST_MAX_ELEMENTS = 2**24  # 64 MB of float32 inputs: the reference shapes that a 2-core CI box affords
+
+
+def _checked_cases():
+    for family in op_families():
+        for label in family.cases:
+            case = Case.parse(label)
+            tested = case.scaled_down(TEST_MAX_ELEMENTS)
+            size = "reference-shape" if tested == case else f"scaled-to-{tested.label}"
+            yield family, label, tested.label, size
+
+
+CHECKED = list(_checked_cases())
+
+
+def normwise_error(result, expected):
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(np.max(np.abs(expected)), np.finfo(np.float32).tiny)
+    return float(np.max(np.abs(np.asarray(result, dtype=np.float64) - expected)) / scale)
+
+
+@functools.lru_cache(maxsize=1)
+def reference(family, label):
+    return family().reference(label)
+
+
+# Outputs of the case checked last, so each backend is also compared with those before it
+# (the parameters below run case by case, every backend of a case in a row).
+_outputs = {}
+
+
+@pytest.mark.parametrize(
+    "family, label, backend",
+    [
+        pytest.param(family, tested, backend, id=f"{family.__name__} / {label} / {size} / {backend}")
+        for family, label, tested, size in CHECKED
+        for backend in BACKEND_NAMES
+    ],
+)
+def test_backend_matches_float64_reference_and_other_backends(family, label, backend):
+    reason = BACKENDS[backend].unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    expected = reference(family, label)
+    result = family().compute(label, BACKENDS[backend])
+
+    assert result.shape == expected.shape, f"{backend} returned shape {result.shape}, reference {expected.shape}"
+    error = normwise_error(result, expected)
+    assert error <= family.tolerance, f"{backend}: error {error:.2e} against float64 exceeds {family.tolerance:.0e}"
+
+    if _outputs.get("case") != (family, label):
+        _outputs.clear()
+        _outputs["case"] = (family, label)
+    for other, other_result in _outputs.items():
+        if other != "case":
+            assert normwise_error(result, other_result) <= 2 * family.tolerance, f"{backend} disagrees with {other}"
+    _outputs[backend] = result
+
+
+@pytest.mark.parametrize("family", op_families(), ids=lambda family: family.__name__)
+def test_inputs_are_random_finite_float32_and_the_reference_is_not_trivial(family):
+    for label in family.cases:
+        tested = Case.parse(label).scaled_down(TEST_MAX_ELEMENTS).label
+        inputs = host_inputs(family, tested)
+        assert [a.shape for a in inputs] == list(Case.parse(tested).shapes)
+        for a in inputs:
+            assert a.dtype == np.float32 and np.all(np.isfinite(a))
+            assert a.size == 1 or np.unique(a).size > a.size // 2, "inputs should be random, not constant"
+        expected = np.asarray(reference(family, tested))
+        assert np.all(np.isfinite(expected)) and np.any(expected != 0)
+
+
+def test_inputs_are_the_same_on_every_call():
+    family, _, tested, _ = CHECKED[0]
+    first = [a.copy() for a in host_inputs(family, tested)]
+    host_inputs.cache_clear()
+    assert all(np.array_equal(a, b) for a, b in zip(first, host_inputs(family, tested)))
