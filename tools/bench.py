@@ -1,0 +1,94 @@
+"""The main job: run the suite with asv on this environment, keyed to the installed MLX release,
+then print this machine's speedup table and write it next to the results.
+
+    python -m tools.bench [--machine NAME] [--record-unlisted] [asv run options, e.g. --quick --bench Softmax]
+"""
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from asv.results import iter_results_for_machine_and_hash
+
+from benchmarks.common import BACKENDS, BACKENDS_VARIABLE, selected_backends
+from tools import speedup_table, timeline
+
+ROOT = timeline.ROOT
+RESULTS = ROOT / "results"
+
+
+def installed_versions():
+    return {name: importlib.metadata.version(name) for name in ("mlx", "torch", "numpy")}
+
+
+def asv(*args, log=None):
+    command = [sys.executable, "-m", "asv", "--config", str(ROOT / "asv.conf.json"), *args]
+    if log is None:
+        return subprocess.run(command, cwd=ROOT).returncode
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+        with open(log, "w") as saved:
+            for line in run.stdout:
+                sys.stdout.write(line)
+                saved.write(line)
+    return run.returncode
+
+
+def record_versions(machine, commit, versions):
+    """Put the MLX, torch and numpy versions into asv's own result file (asv's --python=same has none)."""
+    for result in iter_results_for_machine_and_hash(str(RESULTS), machine, commit):
+        result._params.update(versions, python=platform.python_version())
+        result._requirements.update(versions)
+        result.save(str(RESULTS))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--machine", default=os.environ.get("MLXBENCH_MACHINE") or socket.gethostname(),
+                        help="name the results are kept under: results/<machine>/ (default: host name)")
+    parser.add_argument("--record-unlisted", action="store_true",
+                        help="record an MLX that is not a listed release on a local timeline commit of its own")
+    args, asv_args = parser.parse_known_args(argv)
+
+    try:
+        selected = selected_backends()
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    for name in selected if os.environ.get(BACKENDS_VARIABLE) else ():
+        reason = BACKENDS[name].unavailable_reason()
+        if reason:
+            print(f"warning: {BACKENDS_VARIABLE} asks for {name}, which this machine cannot run ({reason}); "
+                  "it will show as n/a", file=sys.stderr)
+
+    versions = installed_versions()
+    try:
+        releases = timeline.read_releases()
+        listed = {version for version, _ in releases}
+        if args.record_unlisted and versions["mlx"] not in listed:
+            releases.append((versions["mlx"], releases[-1][1]))
+        timeline.build(releases)
+        commit = timeline.commit_of(versions["mlx"])
+    except timeline.TimelineError as error:
+        sys.exit(f"error: {error}")
+
+    if asv("machine", "--yes", "--machine", args.machine) != 0:
+        sys.exit(f"error: asv could not record machine {args.machine!r}")
+    machine_dir = RESULTS / args.machine
+    machine_dir.mkdir(parents=True, exist_ok=True)
+    log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}.log"
+    code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
+               "--show-stderr", *asv_args, log=log)
+    if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
+        sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
+    record_versions(args.machine, commit, versions)
+
+    table = machine_dir / f"speedup-mlx-{versions['mlx']}.md"
+    sys.exit(speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], "--output", str(table)]))
+
+
+if __name__ == "__main__":
+    main()

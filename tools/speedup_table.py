@@ -1,0 +1,280 @@
+"""Speedup tables from asv's results, in the reference table's format.
+
+    python -m tools.speedup_table [--machine NAME] [--release VERSION | --commit HASH]
+                                  [--style speedup|ratio] [--format markdown|csv|json] [--output FILE]
+
+Milliseconds per backend, then how much faster mlx_gpu is than the GPU baseline (mps on Apple
+silicon, cuda on NVIDIA) and than mlx_cpu. `speedup` (the reference table's) is
+(baseline - mlx_gpu) / baseline: above 0 MLX's GPU is faster, 0.50 means it takes half the
+time. `ratio` is baseline / mlx_gpu: above 1 MLX's GPU is faster.
+"""
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from asv import util as asv_util
+from asv.results import Results, iter_results_paths
+from tabulate import tabulate
+
+from benchmarks.common import Case, op_families
+from benchmarks.known_failures import KNOWN_FAILURES
+from tools import timeline
+
+RESULTS = timeline.ROOT / "results"
+MS_COLUMNS = ("mlx_gpu", "mlx_cpu", "mps", "cpu")
+
+
+class TableError(Exception):
+    """A user's mistake or a missing input: printed as one line."""
+
+
+def benchmark_key(family):
+    return f"{family.__module__.split('.', 1)[1]}.{family.__name__}.time_latency"
+
+
+def load_results(results_dir, machine=None):
+    """{machine: [Results]}, read with asv's loader; a file asv cannot read is an error."""
+    if not Path(results_dir).is_dir():
+        raise TableError(f"no results folder {results_dir}; run `make bench` first")
+    by_machine = {}
+    for root, filename, machine_name in iter_results_paths(str(results_dir)):
+        path = os.path.join(root, filename)
+        try:
+            result = Results.load(path, machine_name=machine_name)
+        except asv_util.UserError as error:
+            raise TableError(f"{path} is not an asv result file ({error}); move it out of {results_dir}")
+        by_machine.setdefault(machine_name, []).append(result)
+    if not by_machine:
+        raise TableError(f"no asv results in {results_dir}; run `make bench` first")
+    if machine is not None:
+        if machine not in by_machine:
+            raise TableError(f"no results for machine {machine!r}; machines with results: {', '.join(sorted(by_machine))}")
+        by_machine = {machine: by_machine[machine]}
+    return by_machine
+
+
+def pick_result(results, machine, release=None, commit=None):
+    """The result for a release or commit (default: the newest release with results)."""
+    versions = {hash_: version for version, hash_ in timeline.hashes().items()} if timeline.REPO.exists() else {}
+    if release is not None:
+        wanted = [r for r in results if r.params.get("mlx") == release or versions.get(r.commit_hash) == release]
+        label = f"mlx {release}"
+    elif commit is not None:
+        wanted = [r for r in results if r.commit_hash.startswith(commit)]
+        label = f"commit {commit}"
+    else:
+        order = list(versions)
+        return max(results, key=lambda r: (order.index(r.commit_hash) if r.commit_hash in order else -1, r.date or 0))
+    if not wanted:
+        have = sorted({r.params.get("mlx") or r.commit_hash[:8] for r in results})
+        raise TableError(f"no results for {label} on machine {machine!r}; it has results for: {', '.join(have)}")
+    return max(wanted, key=lambda r: r.date or 0)
+
+
+_BENCHMARK_LINE = re.compile(r"··· (\S+)\s")
+_PARAMETERS_LINE = re.compile(r"^\s*For parameters: '(.*)', '(\w+)'\s*$")
+
+
+def failure_reasons(log_path):
+    """{(benchmark, case, backend): last line of what the failing process printed}, from the run log."""
+    reasons, key, lines = {}, None, []
+
+    def close():
+        text = [line.strip() for line in lines if line.strip()]
+        if key and text and not any("asv: skipped" in line for line in text):
+            reasons[key] = text[-1]
+
+    benchmark = None
+    for line in Path(log_path).read_text(errors="replace").splitlines() if Path(log_path).exists() else []:
+        match = _PARAMETERS_LINE.match(line)
+        if match:
+            close()
+            key, lines = (benchmark, match[1], match[2]), []
+        elif (bench := _BENCHMARK_LINE.search(line)) and ".time_" in bench[1]:
+            close()
+            benchmark, key, lines = bench[1], None, []
+        elif key:
+            lines.append(line)
+    close()
+    return reasons
+
+
+def cell_values(result, family):
+    """{(case label, backend): seconds, NaN for skipped, None for failed}; absent if not run."""
+    key = benchmark_key(family)
+    if key not in result.get_all_result_keys():
+        return {}
+    params = result.get_result_params(key)
+    values = result.get_result_value(key, params)
+    combos = [(case.strip("'"), backend.strip("'")) for case in params[0] for backend in params[1]]
+    return dict(zip(combos, values))
+
+
+def speedup(baseline, mlx_gpu, style):
+    if not _measured(baseline) or not _measured(mlx_gpu):
+        return None
+    return baseline / mlx_gpu if style == "ratio" else (baseline - mlx_gpu) / baseline
+
+
+def _measured(value):
+    return value is not None and not math.isnan(value)
+
+
+def machine_rows(result, reasons, style):
+    """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups."""
+    rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
+    for family in op_families():
+        values = cell_values(result, family)
+        for label in family.cases:
+            row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
+            for backend in (*MS_COLUMNS, "cuda"):
+                value = values.get((label, backend), "not run")
+                row["cells"][backend] = value
+                if value is None:
+                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result)
+            row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style)
+            row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style)
+            rows.append(row)
+    return rows, gpu_baseline
+
+
+def _num(value):
+    return value if isinstance(value, float) else None
+
+
+def _has_data(result, backend):
+    return any(_measured(_num(v)) for family in op_families() for (_, b), v in cell_values(result, family).items() if b == backend)
+
+
+def _failure_note(reasons, family, label, backend, result):
+    reason = reasons.get((benchmark_key(family), label, backend))
+    known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend)
+             and result.params.get("mlx") in f.mlx_versions]
+    if known:
+        reason = f"known upstream failure: {known[0].reason}" + (f" (this run: {reason})" if reason else "")
+    return reason or "failed; asv kept no reason (see the run log)"
+
+
+def header(machine, result):
+    p = result.params
+    return (f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}, "
+            "float32 (strict: no TF32)")
+
+
+def render_markdown(sections, style):
+    out = []
+    for machine, result, rows, baseline in sections:
+        footnotes = []
+        columns = [c for c in MS_COLUMNS if c != "mps" or baseline == "mps"] + (["cuda"] if baseline == "cuda" else [])
+        word = "ratio" if style == "ratio" else "speedup"
+        table = []
+        for row in rows:
+            line = [row["row"]]
+            for backend in columns:
+                value = row["cells"][backend]
+                if backend in row["notes"]:
+                    footnotes.append(row["notes"][backend])
+                    line.append(f"failed [{len(footnotes)}]")
+                else:
+                    line.append(_format_ms(value))
+            line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
+            table.append(line)
+        head = ["Operation", *columns, f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
+        out.append(f"**{header(machine, result)}**\n")
+        out.append(tabulate(table, head, tablefmt="github", disable_numparse=True))
+        if footnotes:
+            out.append("\n" + "\n".join(f"[{i}] {note}" for i, note in enumerate(footnotes, 1)))
+        out.append("")
+    return "\n".join(out)
+
+
+def _format_ms(value):
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "failed"
+    return "n/a" if math.isnan(value) else f"{value * 1e3:.2f}"
+
+
+def _format_speedup(value):
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def flat_rows(sections, style):
+    for machine, result, rows, baseline in sections:
+        for row in rows:
+            record = {"machine": machine, "mlx": result.params.get("mlx"), "torch": result.params.get("torch"),
+                      "row": row["row"]}
+            for backend, value in row["cells"].items():
+                record[f"{backend}_ms"] = _format_ms(value)
+            record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
+            record[f"mlx_cpu_vs_mlx_gpu_{style}"] = _format_speedup(row["cpu_speedup"])
+            record["failures"] = "; ".join(f"{b}: {n}" for b, n in row["notes"].items())
+            yield record
+
+
+def render(sections, style, fmt):
+    if fmt == "markdown":
+        return render_markdown(sections, style)
+    records = list(flat_rows(sections, style))
+    if fmt == "json":
+        return json.dumps(records, indent=1) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def write_atomically(path, text):
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def build_sections(results_dir, machine, release, commit, style):
+    sections = []
+    for name, results in sorted(load_results(results_dir, machine).items()):
+        result = pick_result(results, name, release, commit)
+        log = next(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), None)
+        rows, baseline = machine_rows(result, failure_reasons(log) if log else {}, style)
+        if not any(isinstance(v, float) for row in rows for v in row["cells"].values()):
+            raise TableError(f"the results of {name} for {result.commit_hash[:8]} time no case of the suite")
+        sections.append((name, result, rows, baseline))
+    return sections
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.speedup_table", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(RESULTS), help="asv results folder (default: results/)")
+    parser.add_argument("--machine", help="one machine (default: every machine, a section each)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--release", help="MLX release, e.g. 0.32.4 (default: the newest with results)")
+    which.add_argument("--commit", help="timeline commit hash or prefix")
+    parser.add_argument("--style", choices=("speedup", "ratio"), default="speedup")
+    parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
+    parser.add_argument("--output", help="also write the table to this file")
+    args = parser.parse_args(argv)
+    try:
+        text = render(build_sections(args.results, args.machine, args.release, args.commit, args.style),
+                      args.style, args.format)
+    except (TableError, timeline.TimelineError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    if args.output:
+        write_atomically(args.output, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
