@@ -15,7 +15,7 @@ else
   MLX_BACKEND_PACKAGE := mlx-cpu==$(MLX_VERSION)
 endif
 
-.PHONY: bench test clean
+.PHONY: bench test table releases timeline clean
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench $(ASV_ARGS)
+
+table: $(VENV)/.installed
+	$(PY) -m tools.speedup_table $(TABLE_ARGS)
+
+releases: $(VENV)/.installed
+	$(PY) -m tools.timeline refresh
+
+timeline: $(VENV)/.installed
+	$(PY) -m tools.timeline build
 
 clean:
 	rm -rf $(VENV) .asv html

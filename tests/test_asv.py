@@ -1,6 +1,7 @@
 """The suite under asv itself: `asv check`, a quick real run read back by asv, skipping and
 restricting backends, and a case that raises on one backend failing alone."""
 
+import importlib.metadata
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, selected_backends
 from conftest import ROOT
+from tools import timeline
 
 MACHINE = "pytest-box"
 
@@ -23,7 +25,7 @@ def asv(args, tmp_path, backends="mlx_cpu,cpu", benchmark_dir=None, check=True):
     """Run asv on a copy of the project's config whose results and html go to tmp_path."""
     config = asv_util.load_json(ROOT / "asv.conf.json", js_comments=True)
     config.update(
-        repo=str(ROOT),
+        repo=str(timeline.REPO),
         benchmark_dir=str(benchmark_dir or ROOT / "benchmarks"),
         results_dir=str(tmp_path / "results"),
         html_dir=str(tmp_path / "html"),
@@ -43,7 +45,7 @@ def asv(args, tmp_path, backends="mlx_cpu,cpu", benchmark_dir=None, check=True):
 
 def quick_run(tmp_path, bench, backends="mlx_cpu,cpu", benchmark_dir=None):
     asv(["machine", "--machine", MACHINE, "--yes"], tmp_path)
-    commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
+    commit = timeline.build()[importlib.metadata.version("mlx")]
     run = asv(
         ["run", "--python=same", "--quick", "--show-stderr", "--machine", MACHINE, "--set-commit-hash", commit,
          "--bench", bench],
@@ -134,3 +136,14 @@ def test_a_case_that_raises_on_one_backend_fails_alone(tmp_path):
     assert small["cpu"] > 0 and large["mlx_cpu"] > 0 and large["cpu"] > 0
     assert run.returncode == 2
     assert "For parameters: 'dim=1000', 'mlx_cpu'" in run.stdout and "simulated MLX kernel error" in run.stdout
+
+
+def bench(*args, backends=""):
+    env = dict(os.environ, MLXBENCH_BACKENDS=backends)
+    return subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
+    run = bench("--quick", backends="mlx_cpu,tpu")
+    assert run.returncode == 1 and run.stderr.strip().count("\n") == 0
+    assert "names unknown backend tpu" in run.stderr and "Traceback" not in run.stderr

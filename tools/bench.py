@@ -15,8 +15,7 @@ from pathlib import Path
 
 from asv.results import iter_results_for_machine_and_hash
 
-from benchmarks.common import BACKENDS, BACKENDS_VARIABLE, selected_backends
-from tools import speedup_table, timeline
+from tools import timeline
 
 ROOT = timeline.ROOT
 RESULTS = ROOT / "results"
@@ -54,10 +53,12 @@ def main(argv=None):
                         help="record an MLX that is not a listed release on a local timeline commit of its own")
     args, asv_args = parser.parse_known_args(argv)
 
-    try:
-        selected = selected_backends()
+    try:  # the suite checks MLXBENCH_BACKENDS when it is imported
+        from benchmarks.common import BACKENDS, BACKENDS_VARIABLE, selected_backends
+        from tools import speedup_table
     except ValueError as error:
         sys.exit(f"error: {error}")
+    selected = selected_backends()
     for name in selected if os.environ.get(BACKENDS_VARIABLE) else ():
         reason = BACKENDS[name].unavailable_reason()
         if reason:

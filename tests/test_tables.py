@@ -1,0 +1,122 @@
+"""The speedup table (formula, failures, formats, bad input) and the release timeline."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from tools import speedup_table, timeline
+from tests_support import reference_table_rows, write_fake_results
+
+
+def within_rounding(baseline, mlx_gpu, published):
+    low = speedup_table.speedup(baseline - 0.005, mlx_gpu + 0.005, "speedup")
+    high = speedup_table.speedup(baseline + 0.005, mlx_gpu - 0.005, "speedup")
+    return low - 0.005 <= published <= high + 0.005
+
+
+@pytest.mark.parametrize("row", sorted(reference_table_rows()))
+def test_speedup_formula_reproduces_every_row_of_the_reference_table(row):
+    mlx_gpu, mlx_cpu, mps, cpu, gpu_speedup, cpu_speedup = reference_table_rows()[row]
+    # The table printed times rounded to 0.01 ms and speedups to 0.01: the formula applied to any
+    # times within that rounding must reach the printed speedup.
+    for baseline, published in ((mps, gpu_speedup), (mlx_cpu, cpu_speedup)):
+        assert within_rounding(baseline, mlx_gpu, published)
+    assert speedup_table.speedup(mps, mlx_gpu, "ratio") == pytest.approx(mps / mlx_gpu)
+
+
+def test_speedup_is_none_when_either_side_is_missing():
+    assert speedup_table.speedup(None, 1.0, "speedup") is None
+    assert speedup_table.speedup(1.0, math.nan, "ratio") is None
+
+
+def table(tmp_path, *args):
+    run = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--results", str(tmp_path / "results"), *args],
+                         cwd=ROOT, capture_output=True, text=True)
+    return run
+
+
+def test_markdown_table_has_every_row_numbers_na_and_footnoted_failures(tmp_path):
+    write_fake_results(tmp_path / "results", "box", failed=("Sort / dim=64x128x1024 axi=0", "mlx_cpu"))
+    run = table(tmp_path, "--machine", "box")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("**box: MLX 0.32.4, torch 2.13.0")
+    body = [line for line in lines if line.startswith("| ") and " / dim=" in line]
+    assert len(body) == 61
+    argmax = next(line for line in body if line.startswith("| Argmax / dim=64x1024x128 axi=0 "))
+    cells = [cell.strip() for cell in argmax.strip("|").split("|")]
+    assert cells[1:] == ["n/a", "26.50", "n/a", "23.74", "n/a", "n/a"]
+    sort = next(line for line in body if "Sort / dim=64x128x1024 axi=0" in line)
+    assert "failed [1]" in sort
+    assert "[1] RuntimeError: simulated kernel error" in run.stdout
+
+
+def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
+    write_fake_results(tmp_path / "results", "box", with_gpu=True)
+    as_json = json.loads(table(tmp_path, "--format", "json", "--style", "ratio").stdout)
+    assert len(as_json) == 61
+    argmax = next(r for r in as_json if r["row"] == "Argmax / dim=64x1024x128 axi=0")
+    assert argmax["mlx_gpu_ms"] == "2.01" and argmax["mps_vs_mlx_gpu_ratio"] == f"{2.37 / 2.01:.2f}"
+    as_csv = table(tmp_path, "--format", "csv").stdout.splitlines()
+    assert len(as_csv) == 62 and as_csv[0].startswith("machine,mlx,torch,row,")
+
+    # The markdown table of the reference table's own times is the reference table again.
+    printed = {}
+    for line in table(tmp_path).stdout.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if " / dim=" in cells[0]:
+            printed[cells[0]] = cells[1:]
+    assert printed.keys() == reference_table_rows().keys()
+    for row, values in reference_table_rows().items():
+        assert printed[row][:4] == [f"{v:.2f}" for v in values[:4]], row
+        mlx_gpu, mlx_cpu, mps = values[:3]
+        assert within_rounding(mps, mlx_gpu, float(printed[row][4])), row
+        assert within_rounding(mlx_cpu, mlx_gpu, float(printed[row][5])), row
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (lambda d: None, [], "no results folder"),
+    (lambda d: d.mkdir(), [], "no asv results in"),
+    (lambda d: write_fake_results(d, "box"), ["--machine", "nope"], "no results for machine 'nope'; machines with results: box"),
+    (lambda d: write_fake_results(d, "box"), ["--release", "0.1.0"], "no results for mlx 0.1.0 on machine 'box'"),
+    (lambda d: (write_fake_results(d, "box"), (d / "box" / "junk.json").write_text("{not json")), [], "junk.json is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), (d / "box" / "foreign.json").write_text('{"hello": 1}')), [], "foreign.json is not an asv result file"),
+])
+def test_bad_input_is_one_clear_line_and_no_output_file(tmp_path, setup, args, message):
+    setup(tmp_path / "results")
+    output = tmp_path / "table.md"
+    run = table(tmp_path, *args, "--output", str(output))
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and message in run.stderr and "Traceback" not in run.stderr
+    assert not output.exists() and run.stdout == ""
+
+
+def test_timeline_is_deterministic_and_tagged(tmp_path):
+    releases = timeline.read_releases()
+    first = timeline.build(releases, tmp_path / "a")
+    second = timeline.build(releases, tmp_path / "b")
+    assert first == second and list(first) == [version for version, _ in releases]
+    tags = subprocess.check_output(["git", "-C", str(tmp_path / "a"), "tag"], text=True).split()
+    assert f"v{releases[-1][0]}" in tags
+    date = subprocess.check_output(["git", "-C", str(tmp_path / "a"), "log", "-1", "--format=%cs"], text=True).strip()
+    assert date == releases[-1][1]
+
+
+def test_timeline_rebuilds_when_the_list_changes_and_refuses_an_unlisted_release(tmp_path):
+    releases = timeline.read_releases()
+    short = timeline.build(releases[:3], tmp_path / "t")
+    longer = timeline.build(releases[:4], tmp_path / "t")
+    assert list(longer)[:3] == list(short) and len(longer) == 4
+    with pytest.raises(timeline.TimelineError, match="not a listed release; run `make releases`"):
+        timeline.commit_of("99.0.0", tmp_path / "t")
+
+
+def test_a_malformed_release_list_names_the_line_and_the_fix(tmp_path):
+    bad = tmp_path / "releases.txt"
+    bad.write_text("0.1.0 2024-01-01\n0.2.0\n")
+    with pytest.raises(timeline.TimelineError, match=r"releases.txt:2: expected 'VERSION YYYY-MM-DD'.*make releases"):
+        timeline.read_releases(bad)
