@@ -189,7 +189,8 @@ def render_markdown(sections, style):
             table.append(line)
         head = ["Operation", *columns, f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
         out.append(f"**{header(machine, result)}**\n")
-        out.append(tabulate(table, head, tablefmt="github", disable_numparse=True))
+        out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
+                            colalign=("left",) + ("right",) * (len(head) - 1)))
         if footnotes:
             out.append("\n" + "\n".join(f"[{i}] {note}" for i, note in enumerate(footnotes, 1)))
         out.append("")
