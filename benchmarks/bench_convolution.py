@@ -18,6 +18,7 @@ def _channels_last_conv(x, w, spatial):
 
 
 class Conv1d(OpBenchmark):
+    uses_matrix_units = True
     tolerance = 2e-5  # float32 dot products of up to 880 terms
     cases = [
         "dim=100x256x3 dim=8x3x3",
@@ -33,17 +34,20 @@ class Conv1d(OpBenchmark):
         return mx.conv1d(x, w)
 
     def torch(self, x, w):
-        return F.conv1d(x, w)
+        return F.conv2d(x, w)
 
     def torch_layout(self, x, w):
-        # (N, L, C) bytes viewed as torch's (N, C, L): no copy, channels stay innermost.
-        return x.permute(0, 2, 1), w.permute(0, 2, 1)
+        # torch has no channels-last 1-d layout, and F.conv1d would copy a (N, C, L) view of these
+        # bytes to channels-first inside the call. torch runs conv1d as a conv2d of height 1 anyway:
+        # the same bytes viewed as (N, C, 1, L) are exactly torch.channels_last, no copy.
+        return x.permute(0, 2, 1).unsqueeze(2), w.permute(0, 2, 1).unsqueeze(2)
 
     def torch_result(self, result):
-        return result.transpose(0, 2, 1)
+        return result[:, :, 0, :].transpose(0, 2, 1)
 
 
 class Conv2d(OpBenchmark):
+    uses_matrix_units = True
     tolerance = 2e-5  # float32 dot products of up to 1152 terms
     cases = [
         "dim=100x256x256x3 dim=8x3x3x3",

@@ -6,6 +6,7 @@ from .common import F, OpBenchmark, mx, torch
 
 
 class MatMul(OpBenchmark):
+    uses_matrix_units = True
     tolerance = 1e-4  # float32 dot products of up to 1M terms (2.7e-5 seen at 62.5k); TF32 is ~3e-4
     cases = [
         "dim=32x1x1000 dim=32x1000x128",
@@ -29,6 +30,7 @@ class MatMul(OpBenchmark):
 class Linear(OpBenchmark):
     """y = x @ w + b, with w given as (in, out) like the row names; torch keeps it (out, in)."""
 
+    uses_matrix_units = True
     tolerance = 5e-5  # float32 dot products of up to 51200 terms
 
     cases = [

@@ -71,9 +71,48 @@ def selected_backends(value=None):
 # Checked at import so that a typo stops `asv run` at discovery, before anything is timed.
 selected_backends()
 
-# float32 means float32 on both frameworks. MLX's CUDA backend would multiply in TF32 and reads
-# this once, at first use: it must be set before MLX touches the GPU. torch is set per session.
-os.environ["MLX_ENABLE_TF32"] = "0"
+PRECISIONS = ("strict", "tf32")
+"""Precision modes of the families that use matrix units. `strict`: float32 is float32 on both
+frameworks. `tf32`: both may multiply in TF32. Only CUDA has TF32; elsewhere `strict` is all."""
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision mode {precision!r}; use one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+# MLX's CUDA backend reads MLX_ENABLE_TF32 once per process, at first use, and multiplies float32
+# in TF32 unless it is 0. The mode it was started with is kept here; strict unless asked before.
+_mlx_precision = {"mode": None}
+
+
+def fix_mlx_precision(precision):
+    if _mlx_precision["mode"] is None:
+        os.environ["MLX_ENABLE_TF32"] = "1" if precision == "tf32" else "0"
+        _mlx_precision["mode"] = precision
+    elif _mlx_precision["mode"] != precision:
+        raise RuntimeError(
+            f"MLX started this process in {_mlx_precision['mode']} precision and cannot switch to {precision}; "
+            "run the case in a process of its own"
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def measured_precision(backend_name):
+    """'tf32' or 'strict': how this backend multiplies float32 right now (a 1024-term matmul).
+
+    Against float64, float32 is about 1e-6 off and TF32 about 3e-4: the mode is read from the error.
+    """
+    backend = BACKENDS[backend_name]
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 256, 1024), dtype=np.float32)
+    b = b.T.copy()
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    op = (lambda x, y: mx.matmul(x, y)) if backend.framework == "mlx" else (lambda x, y: torch.matmul(x, y))
+    result = backend.to_numpy(backend.run(op, (backend.array(a), backend.array(b))))
+    error = np.max(np.abs(result - expected)) / np.max(np.abs(expected))
+    return "tf32" if error > 3e-5 else "strict"
 
 
 class Backend(abc.ABC):
@@ -88,8 +127,12 @@ class Backend(abc.ABC):
         """Why this machine cannot run the backend, or None when it can."""
 
     @abc.abstractmethod
-    def session(self):
-        """Context in which calls run (device choice, torch's inference mode)."""
+    def session(self, precision="strict"):
+        """Context in which calls run (device, precision, torch's inference mode)."""
+
+    def has_tf32(self):
+        """Whether this backend has a TF32 mode (CUDA only; Apple silicon and CPUs have none)."""
+        return False
 
     @abc.abstractmethod
     def array(self, host):
@@ -116,8 +159,12 @@ class MLXBackend(Backend):
             return "MLX has no GPU backend on this machine (neither Metal nor CUDA)"
         return None
 
+    def has_tf32(self):
+        return self.device == "gpu" and mx.cuda.is_available()
+
     @contextlib.contextmanager
-    def session(self):
+    def session(self, precision="strict"):
+        fix_mlx_precision(precision)
         previous = mx.default_device()
         mx.set_default_device(getattr(mx, self.device))
         try:
@@ -159,12 +206,15 @@ class TorchBackend(Backend):
             return "torch has no MPS device on this machine"
         return None
 
+    def has_tf32(self):
+        return self.device == "cuda"
+
     @contextlib.contextmanager
-    def session(self):
+    def session(self, precision="strict"):
         if self.device == "cuda":
-            # torch multiplies float32 in float32 by default, but cuDNN convolves in TF32.
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
+            # Both set explicitly: torch's defaults differ (matmul float32, cuDNN convolutions TF32).
+            torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+            torch.backends.cudnn.allow_tf32 = precision == "tf32"
         with torch.inference_mode():
             yield
 
@@ -197,14 +247,32 @@ BACKENDS = {
 }
 
 
-def usable_backend(name):
+def usable_backend(name, precision="strict"):
     """The backend called `name`, or NotImplementedError (asv's skip) saying why it cannot run."""
     if name not in selected_backends():
         raise NotImplementedError(f"{name} is not in {BACKENDS_VARIABLE}={os.environ[BACKENDS_VARIABLE]}")
+    check_precision(precision)
     backend = BACKENDS[name]
+    if precision == "tf32" and backend.device in ("cpu", "mps"):
+        raise NotImplementedError(f"{name} has no TF32 mode here: float32 is float32, only strict runs")
+    if backend.framework == "mlx":
+        fix_mlx_precision(precision)  # before anything in MLX runs
     reason = backend.unavailable_reason()
     if reason:
         raise NotImplementedError(f"{name}: {reason}")
+    if precision == "tf32" and not backend.has_tf32():
+        raise NotImplementedError(f"{name} has no TF32 mode here: float32 is float32, only strict runs")
+    return backend
+
+
+def verified_backend(name, precision="strict"):
+    """`usable_backend`, after checking that a TF32-capable backend multiplies as its mode says."""
+    backend = usable_backend(name, precision)
+    if backend.has_tf32():
+        with backend.session(precision):
+            measured = measured_precision(name)
+        if measured != precision:
+            raise RuntimeError(f"{name} was asked for {precision} precision but multiplies in {measured}")
     return backend
 
 
@@ -284,9 +352,11 @@ class OpBenchmark(abc.ABC):
     """
 
     cases = ()
-    param_names = ["case", "backend"]
-    # Largest accepted max|result - reference| / max|reference| (normwise, float32 rounding).
+    uses_matrix_units = False  # MatMul, Linear, convolutions: they get a `precision` parameter
+    # Largest accepted max|result - reference| / max|reference| (normwise, float32 rounding), and
+    # for the tf32 mode: TF32 keeps 10 mantissa bits, about 3e-4 off on a 1024-term dot product.
     tolerance = 2e-6
+    tf32_tolerance = 5e-3
 
     # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
     # sample, so each sample is one synchronised call). One process per case and backend
@@ -302,6 +372,10 @@ class OpBenchmark(abc.ABC):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.params = [list(cls.cases), list(BACKEND_NAMES)]
+        cls.param_names = ["case", "backend"]
+        if cls.uses_matrix_units:
+            cls.params.append(list(PRECISIONS))
+            cls.param_names.append("precision")
 
     # --- the op, defined once -------------------------------------------------------------
 
@@ -339,9 +413,9 @@ class OpBenchmark(abc.ABC):
             op = functools.partial(op, axis=case.axis)
         return op, backend_inputs(type(self), label, backend.name)
 
-    def compute(self, label, backend):
+    def compute(self, label, backend, precision="strict"):
         """The op's result on `backend`, as NumPy, in MLX's layout."""
-        with backend.session():
+        with backend.session(precision):
             op, args = self.prepare(label, backend)
             result = backend.to_numpy(backend.run(op, args))
         if backend.framework == "torch":
@@ -359,18 +433,18 @@ class OpBenchmark(abc.ABC):
 
     # --- asv ------------------------------------------------------------------------------
 
-    def setup(self, case, backend):
-        self.backend = usable_backend(backend)
+    def setup(self, case, backend, precision="strict"):
+        self.backend = verified_backend(backend, precision)
         self._session = contextlib.ExitStack()
-        self._session.enter_context(self.backend.session())
+        self._session.enter_context(self.backend.session(precision))
         self.op, self.args = self.prepare(case, self.backend)
 
-    def teardown(self, case, backend):
+    def teardown(self, *params):
         # asv calls teardown after a skipping setup too, when there is no session.
         if hasattr(self, "_session"):
             self._session.close()
 
-    def time_latency(self, case, backend):
+    def time_latency(self, *params):
         self.backend.run(self.op, self.args)
 
 

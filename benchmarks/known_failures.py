@@ -17,6 +17,7 @@ class KnownFailure:
     mlx_versions: tuple
     reason: str
     seen: str  # date and device where it was seen
+    precision: str = "any"  # "strict" or "tf32" for a failure of one precision mode only
 
 
 KNOWN_FAILURES = (
@@ -33,7 +34,7 @@ KNOWN_FAILURES = (
     KnownFailure(
         "Conv1d / dim=100x256x256 dim=8x3x256", "mlx_gpu", "cuda", ("0.32.4",),
         "mx.conv1d with MLX_ENABLE_TF32=0 makes an illegal memory access that kills the process",
-        "2026-11-24, NVIDIA H100 80GB HBM3",
+        "2026-11-24, NVIDIA H100 80GB HBM3", precision="strict",
     ),
 )
 
@@ -43,9 +44,10 @@ def mlx_gpu_platform():
     return "cuda" if mx.cuda.is_available() else "metal"
 
 
-def known_failure(row, backend, mlx_version, gpu):
-    """The entry for this row on this backend, MLX release and GPU platform, or None."""
+def known_failure(row, backend, mlx_version, gpu, precision="strict"):
+    """The entry for this row on this backend, MLX release, GPU platform and precision, or None."""
     for failure in KNOWN_FAILURES:
-        if (failure.row, failure.backend, failure.gpu) == (row, backend, gpu) and mlx_version in failure.mlx_versions:
+        if ((failure.row, failure.backend, failure.gpu) == (row, backend, gpu) and mlx_version in failure.mlx_versions
+                and failure.precision in ("any", precision)):
             return failure
     return None

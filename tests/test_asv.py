@@ -107,34 +107,53 @@ def test_unknown_backend_name_stops_asv_before_anything_runs(tmp_path):
     assert "MLXBENCH_BACKENDS='mlx_cpu,gpu' names unknown backend gpu" in run.stdout + run.stderr
 
 
-def test_a_case_that_raises_on_one_backend_fails_alone(tmp_path):
+def test_a_case_that_raises_or_kills_its_process_fails_alone(tmp_path):
     bench_dir = tmp_path / "faulty_benchmarks"
     bench_dir.mkdir()
     (bench_dir / "__init__.py").write_text("")
     shutil.copy(ROOT / "benchmarks" / "common.py", bench_dir)
     (bench_dir / "bench_faulty.py").write_text(textwrap.dedent('''
+        import os
+
         from .common import OpBenchmark, mx, torch
 
         class Negate(OpBenchmark):
-            cases = ["dim=1000", "dim=100000"]
+            # dim=10: the process aborts, as on a GPU fault; dim=1000: MLX raises.
+            cases = ["dim=10", "dim=1000", "dim=100000"]
 
             def numpy(self, x):
                 return -x
 
             def mlx(self, x):
+                if x.size == 10:
+                    os.abort()
                 if x.size == 1000:
                     raise RuntimeError("simulated MLX kernel error")
                 return mx.negative(x)
 
             def torch(self, x):
                 return torch.neg(x)
+
+        class Reciprocal(OpBenchmark):
+            cases = ["dim=1000"]
+
+            def numpy(self, x):
+                return 1 / x
+
+            def mlx(self, x):
+                return mx.reciprocal(x)
+
+            def torch(self, x):
+                return torch.reciprocal(x)
     '''))
-    run, result, _ = quick_run(tmp_path, "Negate", benchmark_dir=bench_dir)
-    name = "bench_faulty.Negate.time_latency"
-    small, large = by_backend(result, name, "dim=1000"), by_backend(result, name, "dim=100000")
-    assert small["mlx_cpu"] is None, "the raising case is recorded as failed (None)"
-    assert small["cpu"] > 0 and large["mlx_cpu"] > 0 and large["cpu"] > 0
+    run, result, _ = quick_run(tmp_path, "Negate|Reciprocal", benchmark_dir=bench_dir)
     assert run.returncode == 2
+    name = "bench_faulty.Negate.time_latency"
+    aborted, raised, fine = (by_backend(result, name, case) for case in ("dim=10", "dim=1000", "dim=100000"))
+    assert aborted["mlx_cpu"] is None and raised["mlx_cpu"] is None, "both faults are recorded as failed (None)"
+    assert aborted["cpu"] > 0 and raised["cpu"] > 0 and fine["mlx_cpu"] > 0 and fine["cpu"] > 0
+    after = by_backend(result, "bench_faulty.Reciprocal.time_latency", "dim=1000")
+    assert after["mlx_cpu"] > 0 and after["cpu"] > 0, "the benchmark after the fault ran and was saved"
     assert "For parameters: 'dim=1000', 'mlx_cpu'" in run.stdout and "simulated MLX kernel error" in run.stdout
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import BACKEND_NAMES, Case, op_families
+from benchmarks.common import BACKEND_NAMES, PRECISIONS, Case, op_families
 
 REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "docs" / "reference-m1-pro.md"
 
@@ -31,9 +31,15 @@ def test_every_reference_row_is_a_case_of_the_suite_and_nothing_else():
 def test_seventeen_families_each_over_its_cases_and_every_backend():
     families = op_families()
     assert len(families) == 17
+    matrix_families = {"MatMul", "Linear", "Conv1d", "Conv2d"}
+    assert {family.__name__ for family in families if family.uses_matrix_units} == matrix_families
     for family in families:
-        assert family.param_names == ["case", "backend"]
-        assert family.params == [list(family.cases), list(BACKEND_NAMES)]
+        if family.__name__ in matrix_families:
+            assert family.param_names == ["case", "backend", "precision"]
+            assert family.params == [list(family.cases), list(BACKEND_NAMES), list(PRECISIONS)]
+        else:
+            assert family.param_names == ["case", "backend"]
+            assert family.params == [list(family.cases), list(BACKEND_NAMES)]
 
 
 @pytest.mark.parametrize("label", ["dim=64x1024x128 axi=0", "dim=1000000x64 dim=1000000x32 axi=1", "dim=1000000"])

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.common import BACKEND_NAMES, BACKENDS, Case, host_inputs, op_families
+from benchmarks.common import BACKEND_NAMES, BACKENDS, PRECISIONS, Case, host_inputs, op_families, verified_backend
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from conftest import ROOT
 
@@ -44,25 +44,35 @@ def reference(family, label):
     return family().reference(label)
 
 
-def check(family, label, backend):
-    """`backend`'s output for the case, asserted equal to the float64 reference."""
+def check(family, label, backend, precision="strict"):
+    """`backend`'s output for the case, asserted equal to the float64 reference within the mode's tolerance."""
     expected = reference(family, label)
-    result = family().compute(label, BACKENDS[backend])
+    result = family().compute(label, verified_backend(backend, precision), precision)
     assert result.shape == expected.shape, f"{backend} returned shape {result.shape}, reference {expected.shape}"
     error = normwise_error(result, expected)
-    assert error <= family.tolerance, f"{backend}: error {error:.2e} against float64 exceeds {family.tolerance:.0e}"
+    tolerance = family.tolerance if precision == "strict" else family.tf32_tolerance
+    assert error <= tolerance, f"{backend} ({precision}): error {error:.2e} against float64 exceeds {tolerance:.0e}"
     return result
 
 
-def expect_known_failure(failure, family, label, backend):
-    """Run a case known to fail upstream in a process of its own (it may kill it) and insist it fails."""
-    code = f"from test_ops import check; from {family.__module__} import {family.__name__} as F; check(F, {label!r}, {backend!r})"
+def check_in_own_process(family, label, backend, precision):
+    """`check` in a fresh interpreter: for a case that may kill its process, or an MLX precision
+    other than the one this process started MLX with. Returns the failing line, or None."""
+    code = (f"from test_ops import check; from {family.__module__} import {family.__name__} as F; "
+            f"check(F, {label!r}, {backend!r}, {precision!r})")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if run.returncode == 0:
+        return None
+    return (run.stderr.strip().splitlines() or [f"exit code {run.returncode}"])[-1]
+
+
+def expect_known_failure(failure, family, label, backend, precision):
+    """Run a case known to fail upstream in a process of its own and insist that it fails."""
+    failed = check_in_own_process(family, label, backend, precision)
+    if failed is None:
         pytest.fail(f"known upstream failure now passes ({failure.reason}): remove it from KNOWN_FAILURES")
-    last_line = (run.stderr.strip().splitlines() or [f"exit code {run.returncode}"])[-1]
-    pytest.xfail(f"known upstream failure: {failure.reason} (this run: {last_line})")
+    pytest.xfail(f"known upstream failure: {failure.reason} (this run: {failed})")
 
 
 # Outputs of the case checked last, so each backend is also compared with those before it
@@ -71,31 +81,40 @@ _outputs = {}
 
 
 @pytest.mark.parametrize(
-    "family, label, original, backend",
+    "family, label, original, backend, precision",
     [
-        pytest.param(family, tested, label, backend, id=f"{family.__name__} / {label} / {size} / {backend}")
+        pytest.param(family, tested, label, backend, precision,
+                     id=f"{family.__name__} / {label} / {size} / {backend}" + (f" / {precision}" if family.uses_matrix_units else ""))
         for family, label, tested, size in CHECKED
+        for precision in (PRECISIONS if family.uses_matrix_units else ("strict",))
         for backend in BACKEND_NAMES
     ],
 )
-def test_backend_matches_float64_reference_and_other_backends(family, label, original, backend):
+def test_backend_matches_float64_reference_and_other_backends(family, label, original, backend, precision):
     reason = BACKENDS[backend].unavailable_reason()
     if reason:
         pytest.skip(reason)
+    if precision == "tf32" and not BACKENDS[backend].has_tf32():
+        pytest.skip(f"{backend} has no TF32 mode here: only strict runs")
     if backend.startswith("mlx"):
         import mlx.core as mx
 
-        failure = known_failure(f"{family.__name__} / {original}", backend, mx.__version__, mlx_gpu_platform())
+        failure = known_failure(f"{family.__name__} / {original}", backend, mx.__version__, mlx_gpu_platform(), precision)
         if failure and label == original:
-            expect_known_failure(failure, family, label, backend)
-    result = check(family, label, backend)
+            expect_known_failure(failure, family, label, backend, precision)
+        if precision == "tf32":  # this process started MLX in strict precision
+            failed = check_in_own_process(family, label, backend, precision)
+            assert failed is None, failed
+            return
+    result = check(family, label, backend, precision)
 
-    if _outputs.get("case") != (family, label):
+    if _outputs.get("case") != (family, label, precision):
         _outputs.clear()
-        _outputs["case"] = (family, label)
+        _outputs["case"] = (family, label, precision)
+    tolerance = family.tolerance if precision == "strict" else family.tf32_tolerance
     for other, other_result in _outputs.items():
         if other != "case":
-            assert normwise_error(result, other_result) <= 2 * family.tolerance, f"{backend} disagrees with {other}"
+            assert normwise_error(result, other_result) <= 2 * tolerance, f"{backend} disagrees with {other}"
     _outputs[backend] = result
 
 

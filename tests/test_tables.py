@@ -62,7 +62,7 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     argmax = next(r for r in as_json if r["row"] == "Argmax / dim=64x1024x128 axi=0")
     assert argmax["mlx_gpu_ms"] == "2.01" and argmax["mps_vs_mlx_gpu_ratio"] == f"{2.37 / 2.01:.2f}"
     as_csv = table(tmp_path, "--format", "csv").stdout.splitlines()
-    assert len(as_csv) == 62 and as_csv[0].startswith("machine,mlx,torch,row,")
+    assert len(as_csv) == 62 and as_csv[0].startswith("machine,mlx,torch,precision,row,")
 
     # The markdown table of the reference table's own times is the reference table again.
     printed = {}
@@ -93,6 +93,20 @@ def test_bad_input_is_one_clear_line_and_no_output_file(tmp_path, setup, args, m
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and message in run.stderr and "Traceback" not in run.stderr
     assert not output.exists() and run.stdout == ""
+
+
+def test_precision_selects_the_mode_and_says_so_in_the_header(tmp_path):
+    write_fake_results(tmp_path / "results", "box")
+    tf32 = table(tmp_path, "--precision", "tf32").stdout
+    assert "tf32 mode: MatMul, Linear and convolutions may multiply in TF32" in tf32.splitlines()[0]
+    matmul = next(line for line in tf32.splitlines() if "MatMul / dim=32x1x1000" in line)
+    assert "0.87" not in matmul and "n/a" in matmul  # the fake results hold strict values only
+    argmax = next(line for line in tf32.splitlines() if "Argmax / dim=64x1024x128 axi=0" in line)
+    assert "26.50" in argmax  # families without matrix units have one mode
+    strict = table(tmp_path).stdout
+    assert "float32 (strict: no TF32 anywhere)" in strict.splitlines()[0]
+    bad = table(tmp_path, "--precision", "fp8")
+    assert bad.returncode == 2 and "invalid choice: 'fp8'" in bad.stderr
 
 
 def test_timeline_is_deterministic_and_tagged(tmp_path):

@@ -12,6 +12,7 @@ time. `ratio` is baseline / mlx_gpu: above 1 MLX's GPU is faster.
 import argparse
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from asv import util as asv_util
 from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
-from benchmarks.common import Case, op_families
+from benchmarks.common import PRECISIONS, op_families
 from benchmarks.known_failures import KNOWN_FAILURES
 from tools import timeline
 
@@ -107,15 +108,21 @@ def failure_reasons(log_path):
     return reasons
 
 
-def cell_values(result, family):
-    """{(case label, backend): seconds, NaN for skipped, None for failed}; absent if not run."""
+def cell_values(result, family, precision="strict"):
+    """{(case label, backend): seconds, NaN for skipped, None for failed}; absent if not run.
+
+    Families with a precision parameter give the values of `precision`; the others have one mode.
+    """
     key = benchmark_key(family)
     if key not in result.get_all_result_keys():
         return {}
     params = result.get_result_params(key)
-    values = result.get_result_value(key, params)
-    combos = [(case.strip("'"), backend.strip("'")) for case in params[0] for backend in params[1]]
-    return dict(zip(combos, values))
+    cells = {}
+    for combo, value in zip(itertools.product(*params), result.get_result_value(key, params)):
+        case, backend, *mode = (value_repr.strip("'") for value_repr in combo)
+        if not mode or mode[0] == precision:
+            cells[(case, backend)] = value
+    return cells
 
 
 def speedup(baseline, mlx_gpu, style):
@@ -128,18 +135,18 @@ def _measured(value):
     return value is not None and not math.isnan(value)
 
 
-def machine_rows(result, reasons, style):
+def machine_rows(result, reasons, style, precision):
     """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups."""
     rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
     for family in op_families():
-        values = cell_values(result, family)
+        values = cell_values(result, family, precision)
         for label in family.cases:
             row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
             for backend in (*MS_COLUMNS, "cuda"):
                 value = values.get((label, backend), "not run")
                 row["cells"][backend] = value
                 if value is None:
-                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result)
+                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision)
             row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style)
             row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style)
             rows.append(row)
@@ -154,22 +161,28 @@ def _has_data(result, backend):
     return any(_measured(_num(v)) for family in op_families() for (_, b), v in cell_values(result, family).items() if b == backend)
 
 
-def _failure_note(reasons, family, label, backend, result):
+def _failure_note(reasons, family, label, backend, result, precision):
     reason = reasons.get((benchmark_key(family), label, backend))
     known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend)
-             and result.params.get("mlx") in f.mlx_versions]
+             and result.params.get("mlx") in f.mlx_versions and f.precision in ("any", precision)]
     if known:
         reason = f"known upstream failure: {known[0].reason}" + (f" (this run: {reason})" if reason else "")
     return reason or "failed; asv kept no reason (see the run log)"
 
 
-def header(machine, result):
+PRECISION_NOTES = {
+    "strict": "float32 (strict: no TF32 anywhere)",
+    "tf32": "tf32 mode: MatMul, Linear and convolutions may multiply in TF32 on CUDA; all else float32",
+}
+
+
+def header(machine, result, precision):
     p = result.params
     return (f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}, "
-            "float32 (strict: no TF32)")
+            f"{PRECISION_NOTES[precision]}")
 
 
-def render_markdown(sections, style):
+def render_markdown(sections, style, precision):
     out = []
     for machine, result, rows, baseline in sections:
         footnotes = []
@@ -188,7 +201,7 @@ def render_markdown(sections, style):
             line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
             table.append(line)
         head = ["Operation", *columns, f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
-        out.append(f"**{header(machine, result)}**\n")
+        out.append(f"**{header(machine, result, precision)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
                             colalign=("left",) + ("right",) * (len(head) - 1)))
         if footnotes:
@@ -209,11 +222,11 @@ def _format_speedup(value):
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def flat_rows(sections, style):
+def flat_rows(sections, style, precision):
     for machine, result, rows, baseline in sections:
         for row in rows:
             record = {"machine": machine, "mlx": result.params.get("mlx"), "torch": result.params.get("torch"),
-                      "row": row["row"]}
+                      "precision": precision, "row": row["row"]}
             for backend, value in row["cells"].items():
                 record[f"{backend}_ms"] = _format_ms(value)
             record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
@@ -222,10 +235,10 @@ def flat_rows(sections, style):
             yield record
 
 
-def render(sections, style, fmt):
+def render(sections, style, fmt, precision):
     if fmt == "markdown":
-        return render_markdown(sections, style)
-    records = list(flat_rows(sections, style))
+        return render_markdown(sections, style, precision)
+    records = list(flat_rows(sections, style, precision))
     if fmt == "json":
         return json.dumps(records, indent=1) + "\n"
     buffer = io.StringIO()
@@ -242,12 +255,12 @@ def write_atomically(path, text):
     os.replace(tmp.name, path)
 
 
-def build_sections(results_dir, machine, release, commit, style):
+def build_sections(results_dir, machine, release, commit, style, precision):
     sections = []
     for name, results in sorted(load_results(results_dir, machine).items()):
         result = pick_result(results, name, release, commit)
         log = next(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), None)
-        rows, baseline = machine_rows(result, failure_reasons(log) if log else {}, style)
+        rows, baseline = machine_rows(result, failure_reasons(log) if log else {}, style, precision)
         if not any(isinstance(v, float) for row in rows for v in row["cells"].values()):
             raise TableError(f"the results of {name} for {result.commit_hash[:8]} time no case of the suite")
         sections.append((name, result, rows, baseline))
@@ -262,12 +275,14 @@ def main(argv=None):
     which.add_argument("--release", help="MLX release, e.g. 0.32.4 (default: the newest with results)")
     which.add_argument("--commit", help="timeline commit hash or prefix")
     parser.add_argument("--style", choices=("speedup", "ratio"), default="speedup")
+    parser.add_argument("--precision", choices=PRECISIONS, default="strict",
+                        help="for MatMul, Linear and convolutions: strict float32 or tf32 (default: strict)")
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
     try:
-        text = render(build_sections(args.results, args.machine, args.release, args.commit, args.style),
-                      args.style, args.format)
+        sections = build_sections(args.results, args.machine, args.release, args.commit, args.style, args.precision)
+        text = render(sections, args.style, args.format, args.precision)
     except (TableError, timeline.TimelineError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

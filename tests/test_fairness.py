@@ -1,0 +1,96 @@
+"""Fairness that is not a value: layout, no copies in the timed call, precision modes, and a suite
+that touches no GPU at import."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.bench_convolution import Conv1d, Conv2d
+from benchmarks.bench_linalg import Linear
+from benchmarks.common import BACKENDS, Case, backend_inputs, host_inputs, op_families, usable_backend
+from conftest import ROOT
+
+SMALL = 2**18
+
+
+def small(label):
+    return Case.parse(label).scaled_down(SMALL).label
+
+
+@pytest.mark.parametrize("family", [Conv1d, Conv2d], ids=lambda f: f.__name__)
+def test_torch_convolution_gets_mlx_bytes_as_a_channels_last_view(family):
+    label = small(family.cases[1])
+    x, w = backend_inputs(family, label, "cpu")
+    host_x, host_w = host_inputs(family, label)
+    assert x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    assert w.is_contiguous(memory_format=torch.channels_last)
+    # torch.from_numpy shares memory: the very bytes MLX is given, no channels-first copy.
+    assert x.data_ptr() == host_x.ctypes.data and w.data_ptr() == host_w.ctypes.data
+
+
+def test_torch_linear_keeps_its_weight_out_by_in():
+    label = Linear.cases[0]
+    x, w, b = backend_inputs(Linear, small(label), "cpu")
+    _, host_w, _ = host_inputs(Linear, small(label))
+    assert w.shape == host_w.shape[::-1] and w.is_contiguous()
+    assert np.array_equal(w.numpy(), host_w.T)
+
+
+@pytest.mark.parametrize("family", op_families(), ids=lambda f: f.__name__)
+def test_no_layout_copy_inside_the_timed_torch_call(family):
+    backend = BACKENDS["cpu"]
+    for label in family.cases:
+        with backend.session():
+            op, args = family().prepare(small(label), backend)
+            backend.run(op, args)
+            with profile(activities=[ProfilerActivity.CPU]) as recorded:
+                backend.run(op, args)
+        copies = {event.name for event in recorded.events()} & {"aten::contiguous", "aten::clone"}
+        assert not copies, f"{family.__name__} / {label}: the timed call copies its input ({copies})"
+
+
+def test_precision_modes_are_checked():
+    with pytest.raises(ValueError, match="unknown precision mode 'fp16'; use one of strict, tf32"):
+        usable_backend("cpu", "fp16")
+    for name in ("cpu", "mlx_cpu"):
+        with pytest.raises(NotImplementedError, match=f"{name} has no TF32 mode here"):
+            usable_backend(name, "tf32")
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_mlx_cannot_switch_precision_inside_a_process():
+    run = run_python(
+        "from benchmarks.common import usable_backend\n"
+        "usable_backend('mlx_cpu', 'strict')\n"
+        "import os; assert os.environ['MLX_ENABLE_TF32'] == '0'\n"
+        "try:\n    usable_backend('mlx_gpu', 'tf32')\n"
+        "except RuntimeError as e:\n    print(e)\n"
+    )
+    assert "MLX started this process in strict precision and cannot switch to tf32" in run.stdout, run.stderr
+
+
+@pytest.mark.parametrize("backend", ["mlx_gpu", "cuda"])
+@pytest.mark.parametrize("precision", ["strict", "tf32"])
+def test_a_cuda_backend_multiplies_at_the_precision_its_mode_says(backend, precision):
+    if BACKENDS[backend].unavailable_reason() or not BACKENDS[backend].has_tf32():
+        pytest.skip(f"{backend} has no TF32 mode on this machine")
+    run = run_python(
+        "from benchmarks.common import verified_backend, measured_precision\n"
+        f"verified_backend({backend!r}, {precision!r})\nprint('measured', measured_precision({backend!r}))\n"
+    )
+    assert run.returncode == 0 and f"measured {precision}" in run.stdout, run.stderr
+
+
+def test_importing_the_suite_touches_no_gpu_framework():
+    run = run_python(
+        "import sys\nfrom benchmarks.common import op_families\nop_families()\n"
+        "print(sorted(m for m in ('mlx.core', 'torch') if m in sys.modules))"
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr
