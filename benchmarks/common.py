@@ -99,10 +99,10 @@ def fix_mlx_precision(precision):
 
 
 @functools.lru_cache(maxsize=None)
-def measured_precision(backend_name):
-    """'tf32' or 'strict': how this backend multiplies float32 right now (a 1024-term matmul).
+def measured_precision(backend_name, mode):
+    """'tf32' or 'strict': how the backend multiplies float32 in a session of `mode` (a 1024-term matmul).
 
-    Against float64, float32 is about 1e-6 off and TF32 about 3e-4: the mode is read from the error.
+    Against float64, float32 is about 1e-6 off and TF32 about 3e-4: the precision is read from the error.
     """
     backend = BACKENDS[backend_name]
     rng = np.random.default_rng(0)
@@ -110,7 +110,8 @@ def measured_precision(backend_name):
     b = b.T.copy()
     expected = a.astype(np.float64) @ b.astype(np.float64)
     op = (lambda x, y: mx.matmul(x, y)) if backend.framework == "mlx" else (lambda x, y: torch.matmul(x, y))
-    result = backend.to_numpy(backend.run(op, (backend.array(a), backend.array(b))))
+    with backend.session(mode):
+        result = backend.to_numpy(backend.run(op, (backend.array(a), backend.array(b))))
     error = np.max(np.abs(result - expected)) / np.max(np.abs(expected))
     return "tf32" if error > 3e-5 else "strict"
 
@@ -269,8 +270,7 @@ def verified_backend(name, precision="strict"):
     """`usable_backend`, after checking that a TF32-capable backend multiplies as its mode says."""
     backend = usable_backend(name, precision)
     if backend.has_tf32():
-        with backend.session(precision):
-            measured = measured_precision(name)
+        measured = measured_precision(name, precision)
         if measured != precision:
             raise RuntimeError(f"{name} was asked for {precision} precision but multiplies in {measured}")
     return backend
