@@ -87,6 +87,10 @@ def test_quick_run_times_present_backends_skips_missing_ones_and_asv_reads_it_ba
     assert name in show and "dim=64x1024x128 axi=1" in show
     assert "n/a" in show and "failed" not in show
 
+    asv(["publish"], tmp_path)
+    graph = tmp_path / "html" / "graphs" / "branch-main" / f"machine-{MACHINE}"
+    assert (tmp_path / "html" / "index.html").exists() and list(graph.rglob(f"{name}.json"))
+
 
 def test_restrict_variable_skips_backends_that_are_present(tmp_path):
     _, result, _ = quick_run(tmp_path, r"^bench_activations\.ReLU\.", backends="cpu")
@@ -157,8 +161,8 @@ def test_a_case_that_raises_or_kills_its_process_fails_alone(tmp_path):
     assert "For parameters: 'dim=1000', 'mlx_cpu'" in run.stdout and "simulated MLX kernel error" in run.stdout
 
 
-def bench(*args, backends=""):
-    env = dict(os.environ, MLXBENCH_BACKENDS=backends)
+def bench(*args, backends="", home=None):
+    env = dict(os.environ, MLXBENCH_BACKENDS=backends, **({"HOME": str(home)} if home else {}))
     return subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
@@ -166,3 +170,14 @@ def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
     run = bench("--quick", backends="mlx_cpu,tpu")
     assert run.returncode == 1 and run.stderr.strip().count("\n") == 0
     assert "names unknown backend tpu" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_main_job_with_an_empty_selection_is_one_clear_line_and_leaves_no_file(tmp_path):
+    before = set((ROOT / "results").rglob("*"))
+    run = bench("--machine", "pytest-empty-selection", "--quick", "--bench", "NoSuchBenchmark", backends="cpu",
+                home=tmp_path)
+    assert run.returncode == 1 and "'--quick --bench NoSuchBenchmark' selects no benchmark" in run.stderr
+    assert not (ROOT / "results" / "pytest-empty-selection").exists() or not any(
+        p.suffix in (".log", ".md") for p in (ROOT / "results" / "pytest-empty-selection").iterdir())
+    shutil.rmtree(ROOT / "results" / "pytest-empty-selection", ignore_errors=True)
+    assert set((ROOT / "results").rglob("*")) <= before | {ROOT / "results" / "benchmarks.json"}

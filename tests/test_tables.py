@@ -134,3 +134,32 @@ def test_a_malformed_release_list_names_the_line_and_the_fix(tmp_path):
     bad.write_text("0.1.0 2024-01-01\n0.2.0\n")
     with pytest.raises(timeline.TimelineError, match=r"releases.txt:2: expected 'VERSION YYYY-MM-DD'.*make releases"):
         timeline.read_releases(bad)
+
+
+def compare(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "tools.compare", "--results", str(tmp_path / "results"), *args],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_compare_two_releases_puts_the_largest_slowdown_first(tmp_path):
+    write_fake_results(tmp_path / "results", "box", release="0.32.3")
+    write_fake_results(tmp_path / "results", "box", release="0.32.4", slower=("Softmax / dim=1000000x64 axi=-1", "cpu"))
+    run = compare(tmp_path, "--machine", "box", "--releases", "0.32.3", "0.32.4")
+    assert run.returncode == 0, run.stderr
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in run.stdout.splitlines()[2:]]
+    assert rows[0] == ["Softmax / dim=1000000x64 axi=-1", "cpu", "45.99", "137.97", "3.00"]
+    assert all(row[4] == "1.00" for row in rows[1:])
+    assert len(rows) == 2 * 61  # mlx_cpu and cpu measured for every case
+
+
+def test_compare_two_machines_and_its_bad_input(tmp_path):
+    write_fake_results(tmp_path / "results", "a")
+    write_fake_results(tmp_path / "results", "b", slower=("Argmax / dim=64x1024x128 axi=0", "mlx_cpu"))
+    run = compare(tmp_path, "--machines", "a", "b")
+    first = [c.strip() for c in run.stdout.splitlines()[2].strip("|").split("|")]
+    assert run.returncode == 0 and first == ["Argmax / dim=64x1024x128 axi=0", "mlx_cpu", "26.50", "79.50", "3.00"]
+    for args, message in ((["--machines", "a", "c"], "no results for machine 'c'"),
+                          (["--machine", "a", "--releases", "0.32.4", "0.1.0"], "no results for mlx 0.1.0")):
+        bad = compare(tmp_path, *args, "--output", str(tmp_path / "out.md"))
+        assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1
+        assert not (tmp_path / "out.md").exists()

@@ -21,14 +21,15 @@ def reference_table_rows():
     return rows
 
 
-def write_fake_results(results_dir, machine, with_gpu=False, failed=None):
-    """One asv result file for mlx 0.32.4 holding the reference table's milliseconds."""
+def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None):
+    """One asv result file for `release` holding the reference table's milliseconds (`slower`: a
+    (row, backend) whose time is tripled)."""
     results_dir = Path(results_dir)
     (results_dir / machine).mkdir(parents=True, exist_ok=True)
     asv_util.write_json(str(results_dir / machine / "machine.json"), {"machine": machine, "version": Machine.api_version},
                         Machine.api_version)
-    commit = timeline.build()["0.32.4"]
-    params = {"machine": machine, "python": "3.11.7", "mlx": "0.32.4", "torch": "2.13.0", "numpy": "2.4.6"}
+    commit = timeline.build()[release]
+    params = {"machine": machine, "python": "3.11.7", "mlx": release, "torch": "2.13.0", "numpy": "2.4.6"}
     result = Results(params, {}, commit, 0, "3.11", "existing-fake", {})
     reference = reference_table_rows()
     column = {"mlx_gpu": 0, "mlx_cpu": 1, "mps": 2, "cpu": 3}
@@ -38,6 +39,8 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None):
             row = reference[f"{family.__name__} / {label}"]
             present = backend in ("mlx_cpu", "cpu") or (with_gpu and backend in ("mlx_gpu", "mps"))
             value = row[column[backend]] / 1e3 if present and precision in ([], ["strict"]) else float("nan")
+            if slower == (f"{family.__name__} / {label}", backend):
+                value *= 3
             values.append(None if failed == (f"{family.__name__} / {label}", backend) else value)
         key = speedup_table.benchmark_key(family)
         benchmark = {"name": key, "params": [[repr(v) for v in values_] for values_ in family.params], "version": "1"}
@@ -47,7 +50,7 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None):
         row, backend = failed
         family, label = row.split(" / ", 1)
         key = next(speedup_table.benchmark_key(f) for f in op_families() if f.__name__ == family)
-        (results_dir / machine / f"{commit[:8]}-mlx-0.32.4.log").write_text(
+        (results_dir / machine / f"{commit[:8]}-mlx-{release}.log").write_text(
             f"[ 50%] ··· {key}    1/85 failed\n"
             f"              For parameters: '{label}', '{backend}'\n"
             "              Traceback (most recent call last):\n"

@@ -84,6 +84,10 @@ def main(argv=None):
     code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                "--show-stderr", *asv_args, log=log)
     if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
+        if "No benchmarks selected" in log.read_text():
+            log.unlink()
+            sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; "
+                     "`asv check --python=same` lists their names (e.g. bench_activations.Softmax.time_latency)")
         sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
     record_versions(args.machine, commit, versions)
 

@@ -1,0 +1,81 @@
+"""Two releases (or two machines) side by side, per case and backend, largest slowdown first.
+
+    python -m tools.compare --machine NAME --releases 0.31.0 0.32.4   # what got slower in 0.32.4
+    python -m tools.compare --machines mac-m1 h100 [--release 0.32.4] # one release on two machines
+
+`ratio` is after / before, as in `asv compare`: above 1 the second one is slower.
+"""
+
+import argparse
+import sys
+
+from tabulate import tabulate
+
+from benchmarks.common import PRECISIONS, op_families
+from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, load_results,
+                                 pick_result, write_atomically)
+from tools.timeline import TimelineError
+
+
+def compared_rows(before, after, precision):
+    rows = []
+    for family in op_families():
+        old, new = cell_values(before, family, precision), cell_values(after, family, precision)
+        for (label, backend) in old.keys() | new.keys():
+            a, b = _num(old.get((label, backend))), _num(new.get((label, backend)))
+            if not (_measured(a) or _measured(b)):
+                continue
+            ratio = b / a if _measured(a) and _measured(b) else None
+            rows.append({"row": f"{family.__name__} / {label}", "backend": backend,
+                         "before": old.get((label, backend), "not run"), "after": new.get((label, backend), "not run"),
+                         "ratio": ratio})
+    return sorted(rows, key=lambda r: (r["ratio"] is None, -(r["ratio"] or 0), r["row"], r["backend"]))
+
+
+def render(rows, names, fmt):
+    table = [[r["row"], r["backend"], _format_ms(r["before"]), _format_ms(r["after"]),
+              "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"] for r in rows]
+    head = ["Operation", "backend", f"{names[0]} ms", f"{names[1]} ms", "ratio (after/before)"]
+    if fmt == "csv":
+        return tabulate(table, head, tablefmt="tsv").replace("\t", ",") + "\n"
+    return tabulate(table, head, tablefmt="github", disable_numparse=True,
+                    colalign=("left", "left", "right", "right", "right")) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(RESULTS))
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--releases", nargs=2, metavar=("BEFORE", "AFTER"), help="two MLX releases on --machine")
+    which.add_argument("--machines", nargs=2, metavar=("BEFORE", "AFTER"), help="two machines at --release")
+    parser.add_argument("--machine", help="the machine, with --releases")
+    parser.add_argument("--release", help="the release, with --machines (default: newest with results on each)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="strict")
+    parser.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    parser.add_argument("--output", help="also write the comparison to this file")
+    args = parser.parse_args(argv)
+    try:
+        if args.releases:
+            if not args.machine:
+                parser.error("--releases needs --machine NAME")
+            results = load_results(args.results, args.machine)[args.machine]
+            pair = [pick_result(results, args.machine, release=r) for r in args.releases]
+            names = [f"mlx {r}" for r in args.releases]
+        else:
+            pair = [pick_result(load_results(args.results, m)[m], m, release=args.release) for m in args.machines]
+            names = args.machines
+        rows = compared_rows(*pair, args.precision)
+        if not any(r["ratio"] is not None for r in rows):
+            raise TableError(f"{names[0]} and {names[1]} have no case and backend measured in both")
+        text = render(rows, names, args.format)
+    except (TableError, TimelineError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    if args.output:
+        write_atomically(args.output, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
