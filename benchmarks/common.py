@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import importlib
+import itertools
 import os
 import pkgutil
 import re
@@ -144,6 +145,10 @@ class Backend(abc.ABC):
         """The timed call: build the op afresh from `args` and wait until it has finished."""
 
     @abc.abstractmethod
+    def run_back_to_back(self, fn, args, calls):
+        """`calls` ops issued without waiting, then one wait for all of them (throughput)."""
+
+    @abc.abstractmethod
     def to_numpy(self, result):
         """A result of `run` as a NumPy array."""
 
@@ -182,6 +187,11 @@ class MLXBackend(Backend):
         result = fn(*args)
         mx.eval(result)
         return result
+
+    def run_back_to_back(self, fn, args, calls):
+        for _ in range(calls):
+            mx.async_eval(fn(*args))
+        mx.synchronize()
 
     def to_numpy(self, result):
         return np.array(result)
@@ -229,6 +239,11 @@ class TorchBackend(Backend):
         self.synchronize()
         return result
 
+    def run_back_to_back(self, fn, args, calls):
+        for _ in range(calls):
+            fn(*args)
+        self.synchronize()
+
     def synchronize(self):
         if self.device == "cuda":
             torch.cuda.synchronize()
@@ -238,6 +253,9 @@ class TorchBackend(Backend):
     def to_numpy(self, result):
         return result.cpu().numpy()
 
+
+GPU_BACKENDS = ("mlx_gpu", "mps", "cuda")
+BACK_TO_BACK = 10  # calls per throughput sample; asv's figure for time_throughput is for all of them
 
 BACKENDS = {
     "mlx_gpu": MLXBackend("mlx_gpu", "gpu"),
@@ -353,6 +371,7 @@ class OpBenchmark(abc.ABC):
 
     cases = ()
     uses_matrix_units = False  # MatMul, Linear, convolutions: they get a `precision` parameter
+    in_reference_table = True  # False for the floor: its figure heads a table, it is not a row
     # Largest accepted max|result - reference| / max|reference| (normwise, float32 rounding), and
     # for the tf32 mode: TF32 keeps 10 mantissa bits, about 3e-4 off on a 1024-term dot product.
     tolerance = 2e-6
@@ -376,6 +395,7 @@ class OpBenchmark(abc.ABC):
         if cls.uses_matrix_units:
             cls.params.append(list(PRECISIONS))
             cls.param_names.append("precision")
+        cls.time_throughput = _gpu_only(OpBenchmark.time_throughput, cls.params)
 
     # --- the op, defined once -------------------------------------------------------------
 
@@ -445,7 +465,26 @@ class OpBenchmark(abc.ABC):
             self._session.close()
 
     def time_latency(self, *params):
+        """One call and its synchronisation: the latency the reference table reports."""
         self.backend.run(self.op, self.args)
+
+    def time_throughput(self, *params):
+        """BACK_TO_BACK calls issued back to back, one synchronisation at the end (GPU backends).
+
+        asv reports the time of all BACK_TO_BACK calls; the tables divide it by BACK_TO_BACK.
+        """
+        self.backend.run_back_to_back(self.op, self.args, BACK_TO_BACK)
+
+
+def _gpu_only(method, params):
+    """`method` skipped (by asv, before any setup) for every parameter combination off the GPU."""
+
+    @functools.wraps(method)
+    def gpu_method(self, *values):
+        return method(self, *values)
+
+    gpu_method.skip_params = [combo for combo in itertools.product(*params) if combo[1] not in GPU_BACKENDS]
+    return gpu_method
 
 
 def op_families():

@@ -181,3 +181,14 @@ def test_main_job_with_an_empty_selection_is_one_clear_line_and_leaves_no_file(t
         p.suffix in (".log", ".md") for p in (ROOT / "results" / "pytest-empty-selection").iterdir())
     shutil.rmtree(ROOT / "results" / "pytest-empty-selection", ignore_errors=True)
     assert set((ROOT / "results").rglob("*")) <= before | {ROOT / "results" / "benchmarks.json"}
+
+
+def test_throughput_is_skipped_off_the_gpu_before_any_setup_and_the_floor_runs(tmp_path):
+    run, result, _ = quick_run(tmp_path, r"^bench_floor\.", backends="")
+    latency = by_backend(result, "bench_floor.Floor.time_latency", "dim=1")
+    throughput = by_backend(result, "bench_floor.Floor.time_throughput", "dim=1")
+    assert latency["mlx_cpu"] > 0 and latency["cpu"] > 0
+    for backend in ("mlx_cpu", "cpu"):
+        assert math.isnan(throughput[backend]), "throughput is a GPU figure: skipped on CPU backends"
+    for backend in ("mlx_gpu", "mps", "cuda"):
+        assert (throughput[backend] > 0) == (BACKENDS[backend].unavailable_reason() is None)

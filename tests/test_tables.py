@@ -62,7 +62,7 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     argmax = next(r for r in as_json if r["row"] == "Argmax / dim=64x1024x128 axi=0")
     assert argmax["mlx_gpu_ms"] == "2.01" and argmax["mps_vs_mlx_gpu_ratio"] == f"{2.37 / 2.01:.2f}"
     as_csv = table(tmp_path, "--format", "csv").stdout.splitlines()
-    assert len(as_csv) == 62 and as_csv[0].startswith("machine,mlx,torch,precision,row,")
+    assert len(as_csv) == 62 and as_csv[0].startswith("machine,mlx,torch,precision,metric,row,")
 
     # The markdown table of the reference table's own times is the reference table again.
     printed = {}
@@ -163,3 +163,26 @@ def test_compare_two_machines_and_its_bad_input(tmp_path):
         bad = compare(tmp_path, *args, "--output", str(tmp_path / "out.md"))
         assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1
         assert not (tmp_path / "out.md").exists()
+
+
+def test_an_unlisted_mlx_is_refused_with_both_ways_on_or_recorded_when_asked(tmp_path):
+    from tools.bench import release_commit
+
+    with pytest.raises(timeline.TimelineError, match=r"run `make releases`.*--record-unlisted"):
+        release_commit("0.99.0.dev0", repo=tmp_path / "t")
+    recorded = release_commit("0.99.0.dev0", record_unlisted=True, repo=tmp_path / "t")
+    listed = timeline.hashes(tmp_path / "t")
+    assert list(listed)[-1] == "0.99.0.dev0" and listed["0.99.0.dev0"] == recorded
+    assert listed["0.32.4"] == timeline.build()["0.32.4"], "listed releases keep their shared hashes"
+
+
+def test_throughput_metric_divides_by_the_calls_and_the_header_gives_the_floor(tmp_path):
+    write_fake_results(tmp_path / "results", "box", with_gpu=True, throughput=True)
+    lines = table(tmp_path, "--metric", "throughput").stdout.splitlines()
+    assert "throughput (GPU: 10 calls back to back" in lines[0]
+    assert "floor (synchronised one-element op, ms): mlx_gpu 0.025, mlx_cpu 0.010, cpu 0.002, mps 0.030" in lines[0]
+    argmax = next(line for line in lines if "Argmax / dim=64x1024x128 axi=0" in line)
+    cells = [cell.strip() for cell in argmax.strip("|").split("|")]
+    assert cells[1:5] == ["1.00", "n/a", "1.19", "n/a"]  # half of 2.01 and 2.37 ms; no CPU throughput
+    assert "floor (synchronised" in table(tmp_path).stdout.splitlines()[0]
+    assert not any("Floor" in line for line in lines)

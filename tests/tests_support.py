@@ -7,7 +7,7 @@ from asv.machine import Machine
 from asv.results import Results
 from asv import util as asv_util
 
-from benchmarks.common import op_families
+from benchmarks.common import BACK_TO_BACK, op_families
 from conftest import ROOT
 from tools import speedup_table, timeline
 
@@ -21,7 +21,8 @@ def reference_table_rows():
     return rows
 
 
-def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None):
+def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None,
+                       throughput=False):
     """One asv result file for `release` holding the reference table's milliseconds (`slower`: a
     (row, backend) whose time is tripled)."""
     results_dir = Path(results_dir)
@@ -33,7 +34,7 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
     result = Results(params, {}, commit, 0, "3.11", "existing-fake", {})
     reference = reference_table_rows()
     column = {"mlx_gpu": 0, "mlx_cpu": 1, "mps": 2, "cpu": 3}
-    for family in op_families():
+    for family in speedup_table.table_families():
         values = []
         for label, backend, *precision in itertools.product(*family.params):
             row = reference[f"{family.__name__} / {label}"]
@@ -45,6 +46,17 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
         key = speedup_table.benchmark_key(family)
         benchmark = {"name": key, "params": [[repr(v) for v in values_] for values_ in family.params], "version": "1"}
         result.add_result(benchmark, _Run(values), record_samples=False)
+        if throughput:  # GPU only, half the latency per call, as asv records it: for BACK_TO_BACK calls
+            combos = list(itertools.product(*family.params))
+            back_to_back = [v * BACK_TO_BACK / 2 if c[1] in ("mlx_gpu", "mps") and v is not None else float("nan")
+                            for c, v in zip(combos, values)]
+            result.add_result(dict(benchmark, name=speedup_table.benchmark_key(family, "throughput")),
+                              _Run(back_to_back), record_samples=False)
+    if throughput:
+        floor = next(f for f in op_families() if f.__name__ == "Floor")
+        benchmark = {"name": speedup_table.benchmark_key(floor), "version": "1",
+                     "params": [[repr(v) for v in values_] for values_ in floor.params]}
+        result.add_result(benchmark, _Run([2.5e-5, 1e-5, 2e-6, 3e-5, float("nan")]), record_samples=False)
     result.save(str(results_dir))
     if failed:
         row, backend = failed

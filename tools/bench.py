@@ -45,6 +45,16 @@ def record_versions(machine, commit, versions):
         result.save(str(RESULTS))
 
 
+def release_commit(version, record_unlisted=False, repo=timeline.REPO):
+    """The timeline commit of MLX `version`; an unlisted one only with `record_unlisted`, on a local
+    commit after the newest listed release (dropped again when the timeline is next rebuilt)."""
+    releases = timeline.read_releases()
+    if record_unlisted and version not in {listed for listed, _ in releases}:
+        releases.append((version, releases[-1][1]))
+    timeline.build(releases, repo)
+    return timeline.commit_of(version, repo)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--machine", default=os.environ.get("MLXBENCH_MACHINE") or socket.gethostname(),
@@ -67,12 +77,7 @@ def main(argv=None):
 
     versions = installed_versions()
     try:
-        releases = timeline.read_releases()
-        listed = {version for version, _ in releases}
-        if args.record_unlisted and versions["mlx"] not in listed:
-            releases.append((versions["mlx"], releases[-1][1]))
-        timeline.build(releases)
-        commit = timeline.commit_of(versions["mlx"])
+        commit = release_commit(versions["mlx"], args.record_unlisted)
     except timeline.TimelineError as error:
         sys.exit(f"error: {error}")
 

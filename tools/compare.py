@@ -11,15 +11,15 @@ import sys
 
 from tabulate import tabulate
 
-from benchmarks.common import PRECISIONS, op_families
+from benchmarks.common import PRECISIONS
 from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, load_results,
-                                 pick_result, write_atomically)
+                                 pick_result, table_families, write_atomically)
 from tools.timeline import TimelineError
 
 
 def compared_rows(before, after, precision):
     rows = []
-    for family in op_families():
+    for family in table_families():
         old, new = cell_values(before, family, precision), cell_values(after, family, precision)
         for (label, backend) in old.keys() | new.keys():
             a, b = _num(old.get((label, backend))), _num(new.get((label, backend)))

@@ -25,7 +25,7 @@ from asv import util as asv_util
 from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
-from benchmarks.common import PRECISIONS, op_families
+from benchmarks.common import BACK_TO_BACK, PRECISIONS, op_families
 from benchmarks.known_failures import KNOWN_FAILURES
 from tools import timeline
 
@@ -37,8 +37,12 @@ class TableError(Exception):
     """A user's mistake or a missing input: printed as one line."""
 
 
-def benchmark_key(family):
-    return f"{family.__module__.split('.', 1)[1]}.{family.__name__}.time_latency"
+def benchmark_key(family, metric="latency"):
+    return f"{family.__module__.split('.', 1)[1]}.{family.__name__}.time_{metric}"
+
+
+def table_families():
+    return [family for family in op_families() if family.in_reference_table]
 
 
 def load_results(results_dir, machine=None):
@@ -108,12 +112,13 @@ def failure_reasons(log_path):
     return reasons
 
 
-def cell_values(result, family, precision="strict"):
-    """{(case label, backend): seconds, NaN for skipped, None for failed}; absent if not run.
+def cell_values(result, family, precision="strict", metric="latency"):
+    """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
+    `throughput` figures are asv's time for BACK_TO_BACK calls, divided by it.
     """
-    key = benchmark_key(family)
+    key = benchmark_key(family, metric)
     if key not in result.get_all_result_keys():
         return {}
     params = result.get_result_params(key)
@@ -121,7 +126,7 @@ def cell_values(result, family, precision="strict"):
     for combo, value in zip(itertools.product(*params), result.get_result_value(key, params)):
         case, backend, *mode = (value_repr.strip("'") for value_repr in combo)
         if not mode or mode[0] == precision:
-            cells[(case, backend)] = value
+            cells[(case, backend)] = value / BACK_TO_BACK if metric == "throughput" and _measured(value) else value
     return cells
 
 
@@ -135,18 +140,18 @@ def _measured(value):
     return value is not None and not math.isnan(value)
 
 
-def machine_rows(result, reasons, style, precision):
+def machine_rows(result, reasons, style, precision, metric="latency"):
     """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups."""
     rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
-    for family in op_families():
-        values = cell_values(result, family, precision)
+    for family in table_families():
+        values = cell_values(result, family, precision, metric)
         for label in family.cases:
             row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
             for backend in (*MS_COLUMNS, "cuda"):
                 value = values.get((label, backend), "not run")
                 row["cells"][backend] = value
                 if value is None:
-                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision)
+                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision, metric)
             row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style)
             row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style)
             rows.append(row)
@@ -158,11 +163,12 @@ def _num(value):
 
 
 def _has_data(result, backend):
-    return any(_measured(_num(v)) for family in op_families() for (_, b), v in cell_values(result, family).items() if b == backend)
+    return any(_measured(_num(v)) for family in table_families() for (_, b), v in cell_values(result, family).items()
+               if b == backend)
 
 
-def _failure_note(reasons, family, label, backend, result, precision):
-    reason = reasons.get((benchmark_key(family), label, backend))
+def _failure_note(reasons, family, label, backend, result, precision, metric):
+    reason = reasons.get((benchmark_key(family, metric), label, backend))
     known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend)
              and result.params.get("mlx") in f.mlx_versions and f.precision in ("any", precision)]
     if known:
@@ -176,13 +182,28 @@ PRECISION_NOTES = {
 }
 
 
-def header(machine, result, precision):
+METRIC_NOTES = {
+    "latency": "latency (one synchronisation per call)",
+    "throughput": f"throughput (GPU: {BACK_TO_BACK} calls back to back, one synchronisation; per call)",
+}
+
+
+def floor_note(result):
+    """The synchronised one-element op per backend, if it was measured: the floor under small cases."""
+    floors = [family for family in op_families() if family.__name__ == "Floor"]
+    values = cell_values(result, floors[0]) if floors else {}
+    measured = [f"{backend} {value * 1e3:.3f}" for (_, backend), value in values.items() if _measured(_num(value))]
+    return f"floor (synchronised one-element op, ms): {', '.join(measured)}" if measured else ""
+
+
+def header(machine, result, precision, metric="latency"):
     p = result.params
-    return (f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}, "
-            f"{PRECISION_NOTES[precision]}")
+    words = [f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}",
+             PRECISION_NOTES[precision], METRIC_NOTES[metric], floor_note(result)]
+    return "; ".join(word for word in words if word)
 
 
-def render_markdown(sections, style, precision):
+def render_markdown(sections, style, precision, metric):
     out = []
     for machine, result, rows, baseline in sections:
         footnotes = []
@@ -201,7 +222,7 @@ def render_markdown(sections, style, precision):
             line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
             table.append(line)
         head = ["Operation", *columns, f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
-        out.append(f"**{header(machine, result, precision)}**\n")
+        out.append(f"**{header(machine, result, precision, metric)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
                             colalign=("left",) + ("right",) * (len(head) - 1)))
         if footnotes:
@@ -222,11 +243,11 @@ def _format_speedup(value):
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def flat_rows(sections, style, precision):
+def flat_rows(sections, style, precision, metric):
     for machine, result, rows, baseline in sections:
         for row in rows:
             record = {"machine": machine, "mlx": result.params.get("mlx"), "torch": result.params.get("torch"),
-                      "precision": precision, "row": row["row"]}
+                      "precision": precision, "metric": metric, "row": row["row"]}
             for backend, value in row["cells"].items():
                 record[f"{backend}_ms"] = _format_ms(value)
             record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
@@ -235,10 +256,10 @@ def flat_rows(sections, style, precision):
             yield record
 
 
-def render(sections, style, fmt, precision):
+def render(sections, style, fmt, precision, metric="latency"):
     if fmt == "markdown":
-        return render_markdown(sections, style, precision)
-    records = list(flat_rows(sections, style, precision))
+        return render_markdown(sections, style, precision, metric)
+    records = list(flat_rows(sections, style, precision, metric))
     if fmt == "json":
         return json.dumps(records, indent=1) + "\n"
     buffer = io.StringIO()
@@ -255,14 +276,15 @@ def write_atomically(path, text):
     os.replace(tmp.name, path)
 
 
-def build_sections(results_dir, machine, release, commit, style, precision):
+def build_sections(results_dir, machine, release, commit, style, precision, metric="latency"):
     sections = []
     for name, results in sorted(load_results(results_dir, machine).items()):
         result = pick_result(results, name, release, commit)
         log = next(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), None)
-        rows, baseline = machine_rows(result, failure_reasons(log) if log else {}, style, precision)
-        if not any(isinstance(v, float) for row in rows for v in row["cells"].values()):
-            raise TableError(f"the results of {name} for {result.commit_hash[:8]} time no case of the suite")
+        rows, baseline = machine_rows(result, failure_reasons(log) if log else {}, style, precision, metric)
+        if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
+            raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {metric} figure "
+                             "of a case of the suite (throughput is measured on GPU backends only)")
         sections.append((name, result, rows, baseline))
     return sections
 
@@ -277,12 +299,15 @@ def main(argv=None):
     parser.add_argument("--style", choices=("speedup", "ratio"), default="speedup")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict",
                         help="for MatMul, Linear and convolutions: strict float32 or tf32 (default: strict)")
+    parser.add_argument("--metric", choices=tuple(METRIC_NOTES), default="latency",
+                        help="latency: one synchronisation per call (the reference table's); throughput: back to back")
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
     try:
-        sections = build_sections(args.results, args.machine, args.release, args.commit, args.style, args.precision)
-        text = render(sections, args.style, args.format, args.precision)
+        sections = build_sections(args.results, args.machine, args.release, args.commit, args.style, args.precision,
+                                  args.metric)
+        text = render(sections, args.style, args.format, args.precision, args.metric)
     except (TableError, timeline.TimelineError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

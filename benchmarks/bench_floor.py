@@ -1,0 +1,17 @@
+"""The floor under every GPU figure: a synchronised one-element op, per backend."""
+
+from .common import OpBenchmark, mx, torch
+
+
+class Floor(OpBenchmark):
+    cases = ["dim=1"]
+    in_reference_table = False
+
+    def numpy(self, x):
+        return x + 1
+
+    def mlx(self, x):
+        return mx.add(x, 1)
+
+    def torch(self, x):
+        return torch.add(x, 1)
