@@ -77,10 +77,28 @@ PRECISIONS = ("strict", "tf32")
 frameworks. `tf32`: both may multiply in TF32. Only CUDA has TF32; elsewhere `strict` is all."""
 
 
+PRECISIONS_VARIABLE = "MLXBENCH_PRECISIONS"
+
+
 def check_precision(precision):
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision mode {precision!r}; use one of {', '.join(PRECISIONS)}")
     return precision
+
+
+def selected_precisions(value=None):
+    """The modes `MLXBENCH_PRECISIONS` allows (both when unset); an unknown mode is an error."""
+    if value is None:
+        value = os.environ.get(PRECISIONS_VARIABLE, "")
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    for name in names:
+        if name not in PRECISIONS:
+            raise ValueError(f"{PRECISIONS_VARIABLE}={value!r} names unknown precision mode {name}; "
+                             f"use a comma-separated subset of {','.join(PRECISIONS)}")
+    return names or PRECISIONS
+
+
+selected_precisions()
 
 
 # MLX's CUDA backend reads MLX_ENABLE_TF32 once per process, at first use, and multiplies float32
@@ -270,7 +288,8 @@ def usable_backend(name, precision="strict"):
     """The backend called `name`, or NotImplementedError (asv's skip) saying why it cannot run."""
     if name not in selected_backends():
         raise NotImplementedError(f"{name} is not in {BACKENDS_VARIABLE}={os.environ[BACKENDS_VARIABLE]}")
-    check_precision(precision)
+    if check_precision(precision) not in selected_precisions():
+        raise NotImplementedError(f"{precision} is not in {PRECISIONS_VARIABLE}={os.environ[PRECISIONS_VARIABLE]}")
     backend = BACKENDS[name]
     if precision == "tf32" and backend.device in ("cpu", "mps"):
         raise NotImplementedError(f"{name} has no TF32 mode here: float32 is float32, only strict runs")

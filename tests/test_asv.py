@@ -192,3 +192,25 @@ def test_throughput_is_skipped_off_the_gpu_before_any_setup_and_the_floor_runs(t
         assert math.isnan(throughput[backend]), "throughput is a GPU figure: skipped on CPU backends"
     for backend in ("mlx_gpu", "mps", "cuda"):
         assert (throughput[backend] > 0) == (BACKENDS[backend].unavailable_reason() is None)
+
+
+def test_main_job_refuses_an_unknown_or_impossible_precision_mode_in_one_line():
+    env = dict(os.environ, MLXBENCH_BACKENDS="cpu,mlx_cpu")
+    for precisions, message in (("fp8", "names unknown precision mode fp8"),
+                                ("tf32", "asks for TF32, which none of the backends here has (cpu, mlx_cpu)")):
+        run = subprocess.run([sys.executable, "-m", "tools.bench", "--quick"], cwd=ROOT, capture_output=True,
+                             text=True, env=dict(env, MLXBENCH_PRECISIONS=precisions))
+        assert run.returncode == 1 and message in run.stderr and run.stderr.strip().count("\n") == 0
+
+
+def test_precision_variable_skips_the_other_mode(tmp_path):
+    config_env = dict(os.environ)
+    os.environ["MLXBENCH_PRECISIONS"] = "tf32"
+    try:
+        _, result, _ = quick_run(tmp_path, r"^bench_linalg\.MatMul\.time_latency", backends="cpu")
+    finally:
+        os.environ.clear()
+        os.environ.update(config_env)
+    params = result.get_result_params("bench_linalg.MatMul.time_latency")
+    values = result.get_result_value("bench_linalg.MatMul.time_latency", params)
+    assert all(value is not None and math.isnan(value) for value in values), "strict skipped, tf32 has no CPU mode"

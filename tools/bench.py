@@ -64,7 +64,8 @@ def main(argv=None):
     args, asv_args = parser.parse_known_args(argv)
 
     try:  # the suite checks MLXBENCH_BACKENDS when it is imported
-        from benchmarks.common import BACKENDS, BACKENDS_VARIABLE, selected_backends
+        from benchmarks.common import (BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE, selected_backends,
+                                       selected_precisions)
         from tools import speedup_table
     except ValueError as error:
         sys.exit(f"error: {error}")
@@ -74,6 +75,12 @@ def main(argv=None):
         if reason:
             print(f"warning: {BACKENDS_VARIABLE} asks for {name}, which this machine cannot run ({reason}); "
                   "it will show as n/a", file=sys.stderr)
+
+    if "tf32" in os.environ.get(PRECISIONS_VARIABLE, "") and selected_precisions() == ("tf32",):
+        runnable = [n for n in selected if not BACKENDS[n].unavailable_reason() and BACKENDS[n].has_tf32()]
+        if not runnable:
+            sys.exit(f"error: {PRECISIONS_VARIABLE}=tf32 asks for TF32, which none of the backends here has "
+                     f"({', '.join(selected)}); TF32 exists on CUDA only: use strict")
 
     versions = installed_versions()
     try:
