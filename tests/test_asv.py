@@ -30,6 +30,7 @@ def asv(args, tmp_path, backends="mlx_cpu,cpu", benchmark_dir=None, check=True):
         results_dir=str(tmp_path / "results"),
         html_dir=str(tmp_path / "html"),
         env_dir=str(tmp_path / "env"),
+        plugins=[],  # the timeline plugin imports from the project's root; these runs start in tmp_path
     )
     config_path = tmp_path / "asv.conf.json"
     config_path.write_text(json.dumps(config))
@@ -214,3 +215,13 @@ def test_precision_variable_skips_the_other_mode(tmp_path):
     params = result.get_result_params("bench_linalg.MatMul.time_latency")
     values = result.get_result_value("bench_linalg.MatMul.time_latency", params)
     assert all(value is not None and math.isnan(value) for value in values), "strict skipped, tf32 has no CPU mode"
+
+
+def test_plain_asv_in_a_fresh_checkout_builds_the_timeline_itself(tmp_path):
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(checkout)], check=True)
+    env = dict(os.environ, HOME=str(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=checkout, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "No problems found" in run.stdout, run.stdout + run.stderr
+    assert timeline.hashes(checkout / ".asv" / "mlx-timeline") == timeline.hashes()
