@@ -18,14 +18,14 @@ def _channels_last_conv(x, w, spatial):
 
 
 class Conv1d(OpBenchmark):
-    uses_matrix_units = True
-    tolerance = 2e-5  # float32 dot products of up to 880 terms
     cases = [
         "dim=100x256x3 dim=8x3x3",
         "dim=100x256x256 dim=8x3x256",
         "dim=16x1000x80 dim=128x11x80",
         "dim=16x1000x3 dim=128x11x3",
     ]
+    uses_matrix_units = True
+    tolerance = 2e-5  # float32 dot products of up to 880 terms
 
     def numpy(self, x, w):
         return _channels_last_conv(x, w, spatial=1)
@@ -47,8 +47,6 @@ class Conv1d(OpBenchmark):
 
 
 class Conv2d(OpBenchmark):
-    uses_matrix_units = True
-    tolerance = 2e-5  # float32 dot products of up to 1152 terms
     cases = [
         "dim=100x256x256x3 dim=8x3x3x3",
         "dim=100x256x256x12 dim=8x3x3x12",
@@ -56,6 +54,8 @@ class Conv2d(OpBenchmark):
         "dim=100x28x28x3 dim=8x3x3x3",
         "dim=1000x28x28x3 dim=8x3x3x3",
     ]
+    uses_matrix_units = True
+    tolerance = 2e-5  # float32 dot products of up to 1152 terms
 
     def numpy(self, x, w):
         return _channels_last_conv(x, w, spatial=2)

@@ -6,8 +6,6 @@ from .common import F, OpBenchmark, mx, torch
 
 
 class MatMul(OpBenchmark):
-    uses_matrix_units = True
-    tolerance = 1e-4  # float32 dot products of up to 1M terms (2.7e-5 seen at 62.5k); TF32 is ~3e-4
     cases = [
         "dim=32x1x1000 dim=32x1000x128",
         "dim=1000x64x256 dim=256x32",
@@ -16,6 +14,8 @@ class MatMul(OpBenchmark):
         "dim=64x1000000 dim=1000000x32",
         "dim=1000000x64 dim=64x1024",
     ]
+    uses_matrix_units = True
+    tolerance = 1e-4  # float32 dot products of up to 1M terms (2.7e-5 seen at 62.5k); TF32 is ~3e-4
 
     def numpy(self, a, b):
         return np.matmul(a, b)
@@ -30,9 +30,6 @@ class MatMul(OpBenchmark):
 class Linear(OpBenchmark):
     """y = x @ w + b, with w given as (in, out) like the row names; torch keeps it (out, in)."""
 
-    uses_matrix_units = True
-    tolerance = 5e-5  # float32 dot products of up to 51200 terms
-
     cases = [
         "dim=100x1024x32 dim=32x1024 dim=1024",
         "dim=100x1024x64 dim=64x1024 dim=1024",
@@ -40,6 +37,8 @@ class Linear(OpBenchmark):
         "dim=100x1024x512 dim=512x1024 dim=1024",
         "dim=100x1x51200 dim=51200x1 dim=1",
     ]
+    uses_matrix_units = True
+    tolerance = 5e-5  # float32 dot products of up to 51200 terms
 
     def numpy(self, x, w, b):
         return x @ w + b
