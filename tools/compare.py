@@ -12,9 +12,8 @@ import sys
 from tabulate import tabulate
 
 from benchmarks.common import PRECISIONS
-from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, load_results,
-                                 pick_result, table_families, write_atomically)
-from tools.timeline import TimelineError
+from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, emit, load_results,
+                                 pick_result, table_families)
 
 
 def compared_rows(before, after, precision):
@@ -54,10 +53,11 @@ def main(argv=None):
     parser.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
-    try:
+    if args.releases and not args.machine:
+        parser.error("--releases needs --machine NAME")
+
+    def comparison():
         if args.releases:
-            if not args.machine:
-                parser.error("--releases needs --machine NAME")
             results = load_results(args.results, args.machine)[args.machine]
             pair = [pick_result(results, args.machine, release=r) for r in args.releases]
             names = [f"mlx {r}" for r in args.releases]
@@ -67,14 +67,9 @@ def main(argv=None):
         rows = compared_rows(*pair, args.precision)
         if not any(r["ratio"] is not None for r in rows):
             raise TableError(f"{names[0]} and {names[1]} have no case and backend measured in both")
-        text = render(rows, names, args.format)
-    except (TableError, TimelineError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    sys.stdout.write(text)
-    if args.output:
-        write_atomically(args.output, text)
-    return 0
+        return render(rows, names, args.format)
+
+    return emit(comparison, args.output)
 
 
 if __name__ == "__main__":

@@ -269,6 +269,19 @@ def render(sections, style, fmt, precision, metric="latency"):
     return buffer.getvalue()
 
 
+def emit(make_text, output=None):
+    """Print what `make_text()` returns and write it to `output`; a user's mistake is one line, exit 1."""
+    try:
+        text = make_text()
+    except (TableError, timeline.TimelineError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    if output:
+        write_atomically(output, text)
+    return 0
+
+
 def write_atomically(path, text):
     path = Path(path)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
@@ -304,17 +317,13 @@ def main(argv=None):
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
-    try:
+
+    def table():
         sections = build_sections(args.results, args.machine, args.release, args.commit, args.style, args.precision,
                                   args.metric)
-        text = render(sections, args.style, args.format, args.precision, args.metric)
-    except (TableError, timeline.TimelineError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    sys.stdout.write(text)
-    if args.output:
-        write_atomically(args.output, text)
-    return 0
+        return render(sections, args.style, args.format, args.precision, args.metric)
+
+    return emit(table, args.output)
 
 
 if __name__ == "__main__":
