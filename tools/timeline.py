@@ -12,7 +12,9 @@ machine gets the same commit hashes and results from many machines line up.
 """
 
 import argparse
+import datetime
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,8 +105,7 @@ def _fast_import_stream(releases):
     name, email = AUTHOR.rsplit(" ", 1)
     lines = []
     for mark, (version, date) in enumerate(releases, 1):
-        timestamp = int(subprocess.run(["date", "-u", "-d", f"{date}T12:00:00Z", "+%s"], check=True,
-                                       capture_output=True, text=True).stdout)
+        timestamp = int(datetime.datetime.fromisoformat(f"{date}T12:00:00+00:00").timestamp())
         content = f"{version}\n"
         message = f"mlx {version}\n"
         lines += [
@@ -122,7 +123,7 @@ def build(releases=None, repo=REPO):
     """Create the timeline repository, or rebuild it if it no longer matches the list; {version: hash}."""
     releases = releases or read_releases()
     if _current(repo) != [version for version, _ in releases]:
-        subprocess.run(["rm", "-rf", str(repo)], check=True)
+        shutil.rmtree(repo, ignore_errors=True)
         Path(repo).mkdir(parents=True)
         _git(repo, "init", "--quiet", "--initial-branch", BRANCH)
         _git(repo, "fast-import", "--quiet", input=_fast_import_stream(releases))
