@@ -4,8 +4,10 @@ A family module only lists its cases and writes its op three times (NumPy float6
 MLX, torch); `OpBenchmark` turns that into an asv benchmark over every case and backend, and
 the tests use the very same definitions.
 
-Nothing here imports MLX or torch at module level: `import mlx.core` initialises CUDA, and a
-GPU touched at import breaks asv's forkserver and any history sweep over old releases.
+MLX is imported on first use, never at module level: `import mlx.core` creates a CUDA context,
+and a GPU touched at import breaks asv's forkserver (its cases are forked from the process that
+imported the suite). torch is imported with the suite: its import touches no GPU (CUDA starts at
+first use), takes seconds, and asv's forkserver then pays it once instead of once per case.
 """
 
 import abc
@@ -39,6 +41,9 @@ mx = _LazyModule("mlx.core")
 nn = _LazyModule("mlx.nn")
 torch = _LazyModule("torch")
 F = _LazyModule("torch.nn.functional")
+
+with contextlib.suppress(ImportError):  # without torch the torch backends say why they cannot run
+    importlib.import_module("torch.nn.functional")
 
 
 def mlx_compiled(fn):
@@ -381,6 +386,18 @@ def backend_inputs(family, label, backend_name):
     return tuple(arrays)
 
 
+_called = set()
+
+
+def first_call(key, backend, op, args):
+    """The op's first call in this process, outside every timing: kernel compilation (MLX's compiled
+    kernels are built at first call, seconds on CUDA), library loading and first-touch allocation.
+    Without it asv's warm-up ends inside that call and the first samples are still cold."""
+    if key not in _called:
+        backend.run(op, args)
+        _called.add(key)
+
+
 class OpBenchmark(abc.ABC):
     """An op family: its cases, its float64 reference and its MLX and torch forms, on every backend.
 
@@ -477,6 +494,7 @@ class OpBenchmark(abc.ABC):
         self._session = contextlib.ExitStack()
         self._session.enter_context(self.backend.session(precision))
         self.op, self.args = self.prepare(case, self.backend)
+        first_call((type(self).__name__, case, backend, precision), self.backend, self.op, self.args)
 
     def teardown(self, *params):
         # asv calls teardown after a skipping setup too, when there is no session.

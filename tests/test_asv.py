@@ -225,3 +225,49 @@ def test_plain_asv_in_a_fresh_checkout_builds_the_timeline_itself(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "No problems found" in run.stdout, run.stdout + run.stderr
     assert timeline.hashes(checkout / ".asv" / "mlx-timeline") == timeline.hashes()
+
+
+def test_main_job_runs_module_by_module_unless_the_user_selects():
+    from tools.bench import runs
+    modules = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    assert [selection for _, selection in runs(["--quick"])] == [["--bench", f"^{m}\\."] for m in modules]
+    for own in (["--bench", "Softmax"], ["-b", "Sort"], ["--bench=Sum"]):
+        assert runs(own) == [("", [])]
+
+
+def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
+    # A lost device or a time limit kills asv itself, which saves a run's results only at its end.
+    project = tmp_path / "project"
+    for part in ("tools", "timeline"):
+        shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "benchmarks").mkdir()
+    for name in ("__init__.py", "common.py", "known_failures.py", "bench_floor.py"):
+        shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
+    shutil.copy(ROOT / "asv.conf.json", project)
+    (project / "benchmarks" / "bench_zz_lost_device.py").write_text(textwrap.dedent('''
+        import os
+        import signal
+
+        from .bench_floor import Floor
+
+        class LostDevice(Floor):
+            def setup(self, *params):
+                # Every process of the job's session: the main job, asv, its forkserver, this case.
+                session = os.getsid(0)
+                for pid in (int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+                    try:
+                        if os.getsid(pid) == session:
+                            os.kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                os.kill(os.getpid(), signal.SIGKILL)
+    '''))
+    env = dict(os.environ, MLXBENCH_BACKENDS="cpu", HOME=str(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick"], cwd=project, env=env,
+                         capture_output=True, text=True, start_new_session=True, timeout=600)
+    assert run.returncode == -9, run.stdout + run.stderr
+    loaded = list(asv_results.iter_results_for_machine(str(project / "results"), "box"))
+    assert len(loaded) == 1, run.stdout
+    assert by_backend(loaded[0], "bench_floor.Floor.time_latency", "dim=1")["cpu"] > 0, "the finished module is kept"
+    assert loaded[0].params["mlx"] == importlib.metadata.version("mlx"), "and carries its versions"
+    assert "bench_zz_lost_device.LostDevice.time_latency" not in loaded[0].get_all_result_keys()

@@ -45,6 +45,16 @@ def record_versions(machine, commit, versions):
         result.save(str(RESULTS))
 
 
+def runs(asv_args):
+    """(log name suffix, asv selection) per asv run. asv saves a run's results only when it ends, so
+    the whole suite runs module by module: a run cut short (a lost device, a time limit) costs one
+    module. A selection of the user's own (--bench) is one run."""
+    if any(arg in ("-b", "--bench") or arg.startswith(("-b", "--bench=")) for arg in asv_args):
+        return [("", [])]
+    modules = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
+    return [(f"-{module}", ["--bench", f"^{module}\\."]) for module in modules]
+
+
 def release_commit(version, record_unlisted=False, repo=timeline.REPO):
     """The timeline commit of MLX `version`; an unlisted one only with `record_unlisted`, on a local
     commit after the newest listed release (dropped again when the timeline is next rebuilt)."""
@@ -92,16 +102,17 @@ def main(argv=None):
         sys.exit(f"error: asv could not record machine {args.machine!r}")
     machine_dir = RESULTS / args.machine
     machine_dir.mkdir(parents=True, exist_ok=True)
-    log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}.log"
-    code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
-               "--show-stderr", *asv_args, log=log)
-    if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
-        if "No benchmarks selected" in log.read_text():
-            log.unlink()
-            sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; "
-                     "`asv check --python=same` lists their names (e.g. bench_activations.Softmax.time_latency)")
-        sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
-    record_versions(args.machine, commit, versions)
+    for part, selection in runs(asv_args):
+        log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}.log"
+        code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
+                   "--show-stderr", *selection, *asv_args, log=log)
+        if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
+            if "No benchmarks selected" in log.read_text():
+                log.unlink()
+                sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
+                         "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency)")
+            sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
+        record_versions(args.machine, commit, versions)
 
     table = machine_dir / f"speedup-mlx-{versions['mlx']}.md"
     sys.exit(speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], "--output", str(table)]))

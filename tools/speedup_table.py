@@ -293,8 +293,10 @@ def build_sections(results_dir, machine, release, commit, style, precision, metr
     sections = []
     for name, results in sorted(load_results(results_dir, machine).items()):
         result = pick_result(results, name, release, commit)
-        log = next(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), None)
-        rows, baseline = machine_rows(result, failure_reasons(log) if log else {}, style, precision, metric)
+        reasons = {}
+        for log in sorted(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), key=os.path.getmtime):
+            reasons.update(failure_reasons(log))  # the newest run's reason wins
+        rows, baseline = machine_rows(result, reasons, style, precision, metric)
         if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
             raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {metric} figure "
                              "of a case of the suite (throughput is measured on GPU backends only)")

@@ -1,0 +1,188 @@
+"""Does asv's figure hold up against the device's own clock? For each case on the GPU backends, the
+same synchronised call is timed again with device events (a start and an end event around each
+call, many calls, median) and printed beside asv's median for it.
+
+    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--output FILE]
+
+Run it on the machine whose results it reads, after `make bench`. Each precision mode and family
+runs in a process of its own, forked like asv's cases (MLX fixes its precision per process; a case
+that kills its process takes only its family's remaining cases with it). Cases listed in benchmarks/known_failures.py are
+not run. The goal: asv/events within 5 % for every case of 0.2 ms or more.
+"""
+
+import argparse
+import importlib.metadata
+import math
+import multiprocessing
+import statistics
+import sys
+import time
+
+from tabulate import tabulate
+
+from benchmarks.common import GPU_BACKENDS, PRECISIONS, mx, op_families, selected_backends, torch, verified_backend
+from benchmarks.known_failures import known_failure, mlx_gpu_platform
+from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
+                                 pick_result)
+
+GOAL = 0.05  # asv/events may differ by this much
+MIN_MS = 0.2  # for cases that take at least this long
+WARMUP_S = 0.5
+MIN_CALLS, MAX_CALLS, BUDGET_S = 20, 100, 1.0
+
+
+def events_for(backend):
+    """A start and an end event on the device the backend's call runs on."""
+    if backend.device == "mps" or (backend.framework == "mlx" and mlx_gpu_platform() == "metal"):
+        return torch.mps.event.Event(enable_timing=True), torch.mps.event.Event(enable_timing=True)
+    return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+
+def time_with_events(backend, op, args):
+    """(median ms by device events, median ms by the host's clock, calls) for the synchronised call."""
+    start, end = events_for(backend)
+    warm_until = time.perf_counter() + WARMUP_S
+    while time.perf_counter() < warm_until:
+        backend.run(op, args)
+    device_ms, host_ms = [], []
+    stop_at = time.perf_counter() + BUDGET_S
+    while len(device_ms) < MAX_CALLS and (len(device_ms) < MIN_CALLS or time.perf_counter() < stop_at):
+        t0 = time.perf_counter()
+        start.record()
+        backend.run(op, args)
+        end.record()
+        t1 = time.perf_counter()
+        end.synchronize()
+        device_ms.append(start.elapsed_time(end))
+        host_ms.append((t1 - t0) * 1e3)
+    return statistics.median(device_ms), statistics.median(host_ms), len(device_ms)
+
+
+def free_device_memory():
+    if "mlx" in sys.modules:
+        mx.clear_cache()
+    if "torch" in sys.modules and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def measure_family(family_name, precision, send):
+    """Send one record per case and GPU backend of the family in `precision`, as each is measured."""
+    family = next(f for f in op_families() if f.__name__ == family_name)
+    bench = family()
+    for name in (n for n in GPU_BACKENDS if n in selected_backends()):
+        try:
+            backend = verified_backend(name, precision)
+        except NotImplementedError:
+            continue
+        mlx_version = importlib.metadata.version("mlx")
+        for label in family.cases:
+            record = {"family": family_name, "case": label, "backend": name, "precision": precision}
+            failure = known_failure(bench.row_name(label), name, mlx_version,
+                                    mlx_gpu_platform() if backend.framework == "mlx" else name, precision)
+            if failure:
+                record["error"] = f"known failure, not run: {failure.reason}"
+            else:
+                try:
+                    with backend.session(precision):
+                        op, args = bench.prepare(label, backend)
+                        record["events_ms"], record["host_ms"], record["calls"] = time_with_events(backend, op, args)
+                except Exception as error:  # one case failing is a result; the next case runs
+                    record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+            send(record)
+            free_device_memory()
+
+
+def measure_all():
+    """Every family in every mode it has, each in a process of its own, forked from this one (which
+    has imported torch but touched no GPU); records in order. A process that dies fails its rest."""
+    context = multiprocessing.get_context("fork")
+    records = []
+    for family in op_families():
+        for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
+            receive, send = context.Pipe(duplex=False)
+            worker = context.Process(target=measure_family, args=(family.__name__, precision, send.send))
+            worker.start()
+            send.close()
+            while True:
+                try:
+                    records.append(receive.recv())
+                except EOFError:
+                    break
+            worker.join()
+            if worker.exitcode != 0:
+                done = {(r["case"], r["backend"]) for r in records if r["family"] == family.__name__
+                        and r["precision"] == precision}
+                last = max((b for (_, b) in done), key=GPU_BACKENDS.index, default=None)
+                records += [{"family": family.__name__, "case": label, "backend": last, "precision": precision,
+                             "error": f"process died (exit {worker.exitcode})"}
+                            for label in family.cases if last and (label, last) not in done]
+    return records
+
+
+def asv_figures(result):
+    """{(family, case, backend, precision): asv's latency in ms} of one result."""
+    figures = {}
+    for family in op_families():
+        for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
+            for (label, backend), value in cell_values(result, family, precision).items():
+                if _measured(_num(value)):
+                    figures[(family.__name__, label, backend, precision)] = value * 1e3
+    return figures
+
+
+def report(records, figures, title):
+    rows, judged, within, worst = [], 0, 0, None
+    floors = {}
+    for r in records:
+        key = (r["family"], r["case"], r["backend"], r["precision"])
+        asv_ms, events_ms = figures.get(key), r.get("events_ms")
+        ratio = asv_ms / events_ms if asv_ms is not None and events_ms else None
+        verdict = ""
+        if r["family"] == "Floor" and events_ms:
+            floors[r["backend"]] = events_ms
+        if ratio is not None and events_ms >= MIN_MS:
+            judged += 1
+            ok = abs(ratio - 1) <= GOAL
+            within += ok
+            verdict = "ok" if ok else "OFF"
+            worst = ratio if worst is None or abs(ratio - 1) > abs(worst - 1) else worst
+        rows.append([f"{r['family']} / {r['case']}", r["backend"], r["precision"], _ms(asv_ms), _ms(events_ms),
+                     _ms(r.get("host_ms")), "n/a" if ratio is None else f"{ratio:.3f}", verdict or r.get("error", "")])
+    head = ["Operation", "backend", "precision", "asv ms", "events ms", "host ms", "asv/events", "within 5 %"]
+    floor = ", ".join(f"{b} {ms:.3f} ms" for b, ms in floors.items())
+    summary = (f"{within} of {judged} cases of {MIN_MS} ms or more within {GOAL:.0%}"
+               + (f"; furthest asv/events {worst:.3f}" if worst is not None else "")
+               + (f"; floor (synchronised one-element op, by events): {floor}" if floor else ""))
+    table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
+    return f"**{title}**\n\n{table}\n\n{summary}\n"
+
+
+def _ms(value):
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.fidelity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--machine", help="the machine whose asv results to check (this one)")
+    parser.add_argument("--release", help="MLX release of those results (default: the newest)")
+    parser.add_argument("--output", help="also write the report to this file")
+    args = parser.parse_args(argv)
+    if not args.machine:
+        parser.error("--machine NAME is required: the machine whose asv results are checked")
+
+    def make_report():
+        result = pick_result(load_results(args.results, args.machine)[args.machine], args.machine, args.release)
+        records = measure_all()
+        if not records:
+            raise TableError("no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
+        p = result.params
+        title = (f"{args.machine}: asv's latency over device events; MLX {p.get('mlx', '?')}, "
+                 f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}")
+        return report(records, asv_figures(result), title)
+
+    return emit(make_report, args.output)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

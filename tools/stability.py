@@ -1,0 +1,91 @@
+"""Do two runs of the suite agree? asv's own comparison (`asv compare`'s table) between two asv
+results folders of one machine and release, then the median and the largest change.
+
+    python -m tools.stability results/ docs/runs/h100-run2/ --machine h100-sxm-80gb [--factor 1.1]
+
+`asv compare` compares two commits of one results folder; two runs of the same release are two
+folders, so their results are handed to its table directly. Exit 1 when a case changed by more
+than the factor, in either direction.
+"""
+
+import argparse
+import contextlib
+import io
+import itertools
+import math
+import statistics
+import sys
+
+from asv.commands.compare import Compare
+from asv.config import Config
+
+from tools.speedup_table import RESULTS, TableError, emit, load_results, pick_result
+from tools.timeline import ROOT
+
+
+def resultset(result):
+    """A result as the rows asv's comparison table reads."""
+    for key in result.get_all_result_keys():
+        params = result.get_result_params(key)
+        yield (key, params, result.get_result_value(key, params), result.get_result_stats(key, params),
+               result.get_result_samples(key, params), result.benchmark_version.get(key),
+               result.params["machine"], result.env_name)
+
+
+def changes(before, after):
+    """[(benchmark and parameters, after / before)] for every figure measured in both runs."""
+    ratios = []
+    for key in sorted(set(before.get_all_result_keys()) & set(after.get_all_result_keys())):
+        params = before.get_result_params(key)
+        if params != after.get_result_params(key):
+            continue
+        names = [", ".join(combo) for combo in itertools.product(*params)] if params else [""]
+        for name, a, b in zip(names, before.get_result_value(key, params), after.get_result_value(key, params)):
+            if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
+                ratios.append((f"{key}({name})", b / a))
+    return ratios
+
+
+def summary(ratios, factor):
+    if not ratios:
+        raise TableError("the two runs have no figure in common")
+    spread = [abs(math.log(r)) for _, r in ratios]
+    beyond = [(name, r) for name, r in ratios if max(r, 1 / r) > factor]
+    worst_name, worst = max(ratios, key=lambda item: abs(math.log(item[1])))
+    lines = [f"{len(ratios)} figures in both runs; median change {math.exp(statistics.median(spread)) - 1:.1%}; "
+             f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}"]
+    lines += [f"  {name}: x{r:.3f}" for name, r in sorted(beyond, key=lambda item: -abs(math.log(item[1])))]
+    return "\n".join(lines) + "\n", not beyond
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.stability", description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", help="asv results folder of the first run")
+    parser.add_argument("after", help="asv results folder of the second run")
+    parser.add_argument("--machine", required=True)
+    parser.add_argument("--release", help="MLX release (default: the newest with results in each)")
+    parser.add_argument("--factor", type=float, default=1.1, help="largest change accepted (default: 1.1)")
+    parser.add_argument("--output", help="also write the comparison to this file")
+    args = parser.parse_args(argv)
+    agreed = []
+
+    def comparison():
+        first, second = (pick_result(load_results(folder, args.machine)[args.machine], args.machine, args.release)
+                         for folder in (args.before, args.after))
+        conf = Config.load(str(ROOT / "asv.conf.json"))
+        conf.results_dir = str(RESULTS)  # where asv's benchmarks.json (names, units) lives
+        text, ok = summary(changes(first, second), args.factor)
+        agreed.append(ok)
+        table = io.StringIO()
+        with contextlib.redirect_stdout(table):
+            Compare.print_table(conf, first.commit_hash, second.commit_hash, factor=args.factor, split=False,
+                                resultset_1=resultset(first), resultset_2=resultset(second), machine=args.machine,
+                                sort="ratio")
+        return table.getvalue() + text
+
+    code = emit(comparison, args.output)
+    return code or (0 if agreed and agreed[0] else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
