@@ -12,6 +12,7 @@ not run. The goal: asv/events within 5 % for every case of 0.2 ms or more.
 
 import argparse
 import importlib.metadata
+import itertools
 import math
 import multiprocessing
 import statistics
@@ -65,57 +66,56 @@ def free_device_memory():
         torch.cuda.empty_cache()
 
 
-def measure_family(family_name, precision, send):
-    """Send one record per case and GPU backend of the family in `precision`, as each is measured."""
+def measure_family(family_name, name, precision, send):
+    """Send one record per case of the family on GPU backend `name` in `precision`, as each is measured."""
     family = next(f for f in op_families() if f.__name__ == family_name)
     bench = family()
-    for name in (n for n in GPU_BACKENDS if n in selected_backends()):
-        try:
-            backend = verified_backend(name, precision)
-        except NotImplementedError:
-            continue
-        mlx_version = importlib.metadata.version("mlx")
-        for label in family.cases:
-            record = {"family": family_name, "case": label, "backend": name, "precision": precision}
-            failure = known_failure(bench.row_name(label), name, mlx_version,
-                                    mlx_gpu_platform() if backend.framework == "mlx" else name, precision)
-            if failure:
-                record["error"] = f"known failure, not run: {failure.reason}"
-            else:
-                try:
-                    with backend.session(precision):
-                        op, args = bench.prepare(label, backend)
-                        record["events_ms"], record["host_ms"], record["calls"] = time_with_events(backend, op, args)
-                except Exception as error:  # one case failing is a result; the next case runs
-                    record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
-            send(record)
-            free_device_memory()
+    try:
+        backend = verified_backend(name, precision)
+    except NotImplementedError:
+        return
+    mlx_version = importlib.metadata.version("mlx")
+    for label in family.cases:
+        record = {"family": family_name, "case": label, "backend": name, "precision": precision}
+        failure = known_failure(bench.row_name(label), name, mlx_version,
+                                mlx_gpu_platform() if backend.framework == "mlx" else name, precision)
+        if failure:
+            record["error"] = f"known failure, not run: {failure.reason}"
+        else:
+            try:
+                with backend.session(precision):
+                    op, args = bench.prepare(label, backend)
+                    record["events_ms"], record["host_ms"], record["calls"] = time_with_events(backend, op, args)
+            except Exception as error:  # one case failing is a result; the next case runs
+                record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+        send(record)
+        free_device_memory()
 
 
 def measure_all():
-    """Every family in every mode it has, each in a process of its own, forked from this one (which
-    has imported torch but touched no GPU); records in order. A process that dies fails its rest."""
+    """Every family on every GPU backend in every mode it has, each in a process of its own as under
+    asv (one framework per process), forked from this one (torch imported, no GPU touched); records
+    in order. A process that dies fails the rest of its cases."""
     context = multiprocessing.get_context("fork")
     records = []
-    for family in op_families():
+    for family, name in itertools.product(op_families(), (n for n in GPU_BACKENDS if n in selected_backends())):
         for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
             receive, send = context.Pipe(duplex=False)
-            worker = context.Process(target=measure_family, args=(family.__name__, precision, send.send))
+            worker = context.Process(target=measure_family, args=(family.__name__, name, precision, send.send))
             worker.start()
             send.close()
+            done = set()
             while True:
                 try:
                     records.append(receive.recv())
+                    done.add(records[-1]["case"])
                 except EOFError:
                     break
             worker.join()
             if worker.exitcode != 0:
-                done = {(r["case"], r["backend"]) for r in records if r["family"] == family.__name__
-                        and r["precision"] == precision}
-                last = max((b for (_, b) in done), key=GPU_BACKENDS.index, default=None)
-                records += [{"family": family.__name__, "case": label, "backend": last, "precision": precision,
+                records += [{"family": family.__name__, "case": label, "backend": name, "precision": precision,
                              "error": f"process died (exit {worker.exitcode})"}
-                            for label in family.cases if last and (label, last) not in done]
+                            for label in family.cases if label not in done]
     return records
 
 

@@ -1,0 +1,72 @@
+"""The tools that check the timing itself: the fidelity report (asv against device events), the
+comparison of two runs (asv's compare table) and the per-case profiler's bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.common import BACKENDS, GPU_BACKENDS
+from conftest import ROOT
+from tests_support import write_fake_results
+from tools import fidelity, stability
+
+NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
+
+
+def record(case, backend, events_ms, family="MatMul", precision="strict"):
+    return {"family": family, "case": case, "backend": backend, "precision": precision, "events_ms": events_ms,
+            "host_ms": events_ms * 1.01, "calls": 100}
+
+
+def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
+    records = [record("big", "cuda", 1.00), record("off", "mlx_gpu", 0.50), record("small", "cuda", 0.05),
+               record("dim=1", "cuda", 0.03, family="Floor"),
+               {"family": "Sort", "case": "s", "backend": "mlx_gpu", "precision": "strict", "error": "known failure"}]
+    figures = {("MatMul", "big", "cuda", "strict"): 1.04, ("MatMul", "off", "mlx_gpu", "strict"): 0.40,
+               ("MatMul", "small", "cuda", "strict"): 0.10}
+    text = fidelity.report(records, figures, "title")
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "/" in line}
+    assert "1.040" in lines["MatMul / big"] and "| ok" in lines["MatMul / big"]
+    assert "0.800" in lines["MatMul / off"] and "OFF" in lines["MatMul / off"]
+    assert "2.000" in lines["MatMul / small"] and "OFF" not in lines["MatMul / small"], "below 0.2 ms: not judged"
+    assert "known failure" in lines["Sort / s"]
+    assert "1 of 2 cases of 0.2 ms or more within 5%; furthest asv/events 0.800" in text
+    assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
+
+
+@pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")
+def test_fidelity_without_a_gpu_is_one_line():
+    write = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "h100-sxm-80gb"], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert write.returncode == 1 and write.stderr.strip() == (
+        "error: no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
+
+
+def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
+    for run in ("one", "two"):
+        write_fake_results(tmp_path / run, "box")
+    write_fake_results(tmp_path / "slow", "box", slower=("Softmax / dim=64x1000000 axi=-1", "cpu"))
+    assert stability.main([str(tmp_path / "one"), str(tmp_path / "two"), "--machine", "box"]) == 0
+    same = capsys.readouterr().out
+    assert "median change 0.0%" in same and "beyond x1.1: 0" in same and "| Change" in same, "asv's table, then ours"
+    assert stability.main([str(tmp_path / "one"), str(tmp_path / "slow"), "--machine", "box"]) == 1
+    slow = capsys.readouterr().out
+    assert "beyond x1.1: 1" in slow and "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
+
+
+def test_stability_of_an_unknown_machine_is_one_line(tmp_path, capsys):
+    write_fake_results(tmp_path / "one", "box")
+    assert stability.main([str(tmp_path / "one"), str(tmp_path / "one"), "--machine", "nope"]) == 1
+    assert capsys.readouterr().err.strip() == "error: no results for machine 'nope'; machines with results: box"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["MatMul / dim=1x2"], "error: no case 'MatMul / dim=1x2'; write it as in the table"),
+    (["MatMul / dim=1000x64x256 dim=256x32", "--backend", "cuda"], "error: cuda: torch has no CUDA device"),
+])
+def test_profile_case_refuses_bad_input_in_one_line(args, message):
+    if "--backend" in args and not BACKENDS["cuda"].unavailable_reason():
+        pytest.skip("this machine has CUDA: the case would be profiled")
+    run = subprocess.run([sys.executable, "-m", "tools.profile_case", *args], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1 and run.stderr.strip().startswith(message) and run.stderr.strip().count("\n") == 0
