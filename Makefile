@@ -15,15 +15,29 @@ else
   MLX_BACKEND_PACKAGE := mlx-cpu==$(MLX_VERSION)
 endif
 
-.PHONY: bench test table releases timeline clean
+.PHONY: bench test table releases timeline site browser clean
 
 $(VENV)/.installed: requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt "$(MLX_BACKEND_PACKAGE)"
 	touch $@
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m pytest tests
+
+# The site test loads a published page in headless Chromium. On Debian as root (CI) a missing
+# Chromium is installed here; elsewhere that test skips and says why.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then \
+	    echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "note: no chromium/chromedriver here: the browser test will skip"; fi; \
+	fi
+
+# The published site of every machine's results, usable without internet (asv preview serves it).
+site: $(VENV)/.installed
+	$(PY) -m asv publish && $(PY) -m tools.site offline html
 
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench $(ASV_ARGS)
@@ -38,4 +52,4 @@ timeline: $(VENV)/.installed
 	$(PY) -m tools.timeline build
 
 clean:
-	rm -rf $(VENV) .asv html
+	rm -rf $(VENV) .asv html html-upstream
