@@ -3,9 +3,12 @@ comparison of two runs (asv's compare table) and the per-case profiler's bad inp
 
 import subprocess
 import sys
+import time
 
 import pytest
 
+from benchmarks.bench_activations import ReLU
+from benchmarks.bench_linalg import MatMul
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 from tests_support import write_fake_results
@@ -17,6 +20,32 @@ NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
 def record(case, backend, events_ms, family="MatMul", precision="strict"):
     return {"family": family, "case": case, "backend": backend, "precision": precision, "events_ms": events_ms,
             "host_ms": events_ms * 1.01, "calls": 100}
+
+
+class HostClockEvent:
+    """Stands in for a device event where there is no GPU: the host's clock at `record`."""
+
+    def record(self):
+        self.at = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+    def elapsed_time(self, end):
+        return (end.at - self.at) * 1e3
+
+
+@pytest.mark.parametrize("family, params", [(ReLU, ("dim=128x16x1024", "cpu")),
+                                            (MatMul, ("dim=1000x64x256 dim=256x32", "cpu", "strict"))])
+def test_fidelity_times_the_benchmarks_own_method_as_asv_calls_it(family, params, monkeypatch):
+    monkeypatch.setattr(fidelity, "WARMUP_S", 0.05)
+    monkeypatch.setattr(fidelity, "BUDGET_S", 0.05)
+    calls = []
+    bench = family()
+    monkeypatch.setattr(bench, "teardown", lambda *p: calls.append(p) or family.teardown(bench, *p))
+    events_ms, host_ms, timed = fidelity.time_with_events(bench, params, (HostClockEvent(), HostClockEvent()))
+    assert timed >= fidelity.MIN_CALLS and len(calls) > timed, "a setup and teardown around every call, warm-up too"
+    assert calls[0] == params and 0 < events_ms <= host_ms * 1.5
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():

@@ -1,6 +1,6 @@
 """Does asv's figure hold up against the device's own clock? For each case on the GPU backends, the
-same synchronised call is timed again with device events (a start and an end event around each
-call, many calls, median) and printed beside asv's median for it.
+benchmark's own timed method is called again as asv calls it (its setup before each call) with
+device events around each call (many calls, median), and printed beside asv's median for it.
 
     python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--output FILE]
 
@@ -39,23 +39,27 @@ def events_for(backend):
     return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
 
-def time_with_events(backend, op, args):
-    """(median ms by device events, median ms by the host's clock, calls) for the synchronised call."""
-    start, end = events_for(backend)
-    warm_until = time.perf_counter() + WARMUP_S
-    while time.perf_counter() < warm_until:
-        backend.run(op, args)
+def time_with_events(bench, params, events):
+    """(median ms by device events, median ms by the host's clock, calls) of the benchmark's own timed
+    method, in asv's rhythm: its `setup` before every call and `teardown` after, outside the events."""
+    start, end = events
     device_ms, host_ms = [], []
-    stop_at = time.perf_counter() + BUDGET_S
+    bench.setup(*params)  # inputs, first call: the warm-up starts after them
+    bench.teardown(*params)
+    warm_until = time.perf_counter() + WARMUP_S
+    stop_at = warm_until + BUDGET_S
     while len(device_ms) < MAX_CALLS and (len(device_ms) < MIN_CALLS or time.perf_counter() < stop_at):
+        bench.setup(*params)
         t0 = time.perf_counter()
         start.record()
-        backend.run(op, args)
+        bench.time_latency(*params)
         end.record()
         t1 = time.perf_counter()
+        bench.teardown(*params)
         end.synchronize()
-        device_ms.append(start.elapsed_time(end))
-        host_ms.append((t1 - t0) * 1e3)
+        if t0 >= warm_until:
+            device_ms.append(start.elapsed_time(end))
+            host_ms.append((t1 - t0) * 1e3)
     return statistics.median(device_ms), statistics.median(host_ms), len(device_ms)
 
 
@@ -83,9 +87,8 @@ def measure_family(family_name, name, precision, send):
             record["error"] = f"known failure, not run: {failure.reason}"
         else:
             try:
-                with backend.session(precision):
-                    op, args = bench.prepare(label, backend)
-                    record["events_ms"], record["host_ms"], record["calls"] = time_with_events(backend, op, args)
+                params = (label, name, precision) if family.uses_matrix_units else (label, name)
+                record["events_ms"], record["host_ms"], record["calls"] = time_with_events(bench, params, events_for(backend))
             except Exception as error:  # one case failing is a result; the next case runs
                 record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
         send(record)
