@@ -282,10 +282,15 @@ def emit(make_text, output=None):
     return 0
 
 
-def write_atomically(path, text):
+def write_atomically(path, content):
+    """`content` (text or bytes) at `path`, whole or not at all."""
     path = Path(path)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(text)
+    mode = "wb" if isinstance(content, bytes) else "w"
+    with tempfile.NamedTemporaryFile(mode, dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        tmp.write(content)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)  # a temporary file is private; the result is an ordinary file
     os.replace(tmp.name, path)
 
 

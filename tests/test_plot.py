@@ -1,0 +1,52 @@
+"""tools/plot.py: per-family bar charts and one case over releases, drawn from asv's results."""
+
+import pytest
+
+from benchmarks.bench_activations import Softmax
+from tests_support import reference_table_rows, write_fake_results
+from tools import plot
+from tools.speedup_table import load_results, pick_result
+
+ROW = "Softmax / dim=64x1000000 axi=-1"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def results(tmp_path):
+    write_fake_results(tmp_path / "results", "box", release="0.32.3")
+    write_fake_results(tmp_path / "results", "box", release="0.32.4", slower=(ROW, "cpu"))
+    return tmp_path / "results"
+
+
+def test_family_bars_hold_each_backends_milliseconds_per_case(results):
+    result = pick_result(load_results(results, "box")["box"], "box", "0.32.3")
+    bars = plot.family_bars(result, Softmax)
+    reference = reference_table_rows()
+    assert set(bars) == {"mlx_cpu", "cpu"}, "backends without figures get no bars"
+    assert bars["cpu"] == pytest.approx([reference[f"Softmax / {label}"][3] for label in Softmax.cases])
+
+
+def test_families_writes_one_png_per_family(results, tmp_path, capsys):
+    assert plot.main(["families", "--results", str(results), "--machine", "box", "--out", str(tmp_path / "png")]) == 0
+    written = sorted((tmp_path / "png").glob("*.png"))
+    assert len(written) == 17 and all(path.read_bytes().startswith(PNG) for path in written)
+    assert (tmp_path / "png" / "box-Softmax-strict-latency.png") in written
+
+
+def test_history_follows_a_case_over_releases(results, tmp_path):
+    series = plot.release_series(load_results(results, "box")["box"], Softmax, ROW.split(" / ")[1])
+    (before, after), = [series["cpu"]]
+    assert before[0] == "0.32.3" and after[0] == "0.32.4" and after[1] == pytest.approx(3 * before[1])
+    out = tmp_path / "history.png"
+    assert plot.main(["history", "--results", str(results), "--machine", "box", "--row", ROW, "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["history", "--machine", "box", "--row", "Softmax / dim=1"], "error: no case 'Softmax / dim=1'"),
+    (["families", "--machine", "nope"], "error: no results for machine 'nope'"),
+])
+def test_bad_input_is_one_line_and_draws_nothing(results, tmp_path, capsys, args, message):
+    assert plot.main([*args, "--results", str(results), "--out", str(tmp_path / "png")]) == 1
+    assert capsys.readouterr().err.startswith(message)
+    assert not (tmp_path / "png").exists()
