@@ -91,7 +91,7 @@ def test_stability_of_an_unknown_machine_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["MatMul / dim=1x2"], "error: no case 'MatMul / dim=1x2'; write it as in the table"),
+    (["MatMul / dim=1x2"], "error: no case 'MatMul / dim=1x2'; write it as the tables do"),
     (["MatMul / dim=1000x64x256 dim=256x32", "--backend", "cuda"], "error: cuda: torch has no CUDA device"),
 ])
 def test_profile_case_refuses_bad_input_in_one_line(args, message):

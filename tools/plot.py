@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from benchmarks.common import BACKEND_NAMES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
 from tools.speedup_table import (METRIC_NOTES, RESULTS, TableError, _measured, _num, cell_values,  # noqa: E402
-                                 load_results, pick_result, table_families, write_atomically)
+                                 find_row, load_results, pick_result, table_families, write_atomically)
 
 LOG_SCALE_SPREAD = 20
 
@@ -71,19 +71,19 @@ def family_figure(title, labels, bars, floor_ms=None):
     if max(measured) / min(measured) > LOG_SCALE_SPREAD:
         axes.set_yscale("log")
     axes.set_xticks(range(len(labels)), [label.replace(" ", "\n") for label in labels], fontsize=7)
-    axes.set_ylabel("ms per call")
-    axes.set_title(title, fontsize=9)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
+    return finished(figure, axes, title)
 
 
 def history_figure(title, series):
     figure, axes = plt.subplots(figsize=(7, 4))
     for backend, points in series.items():
         axes.plot([release for release, _ in points], [ms for _, ms in points], marker="o", label=backend)
-    axes.set_ylabel("ms per call")
     axes.set_xlabel("MLX release")
+    return finished(figure, axes, title)
+
+
+def finished(figure, axes, title):
+    axes.set_ylabel("ms per call")
     axes.set_title(title, fontsize=9)
     axes.legend(fontsize=8)
     figure.tight_layout()
@@ -99,14 +99,6 @@ def save_png(figure, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, buffer.getvalue())
     return path
-
-
-def find_row(row):
-    name, _, label = row.partition(" / ")
-    for family in table_families():
-        if family.__name__ == name and label in family.cases:
-            return family, label
-    raise TableError(f"no case {row!r}; write it as the tables do, e.g. 'Softmax / dim=64x1000000 axi=-1'")
 
 
 def plot_families(args):
@@ -126,7 +118,7 @@ def plot_families(args):
 
 
 def plot_history(args):
-    family, label = find_row(args.row)
+    family, label = find_row(args.row, table_families())
     series = release_series(load_results(args.results, args.machine)[args.machine], family, label, args.precision,
                             args.metric)
     if not series:

@@ -10,15 +10,8 @@ as torch's profiler table does; `--back-to-back` profiles the throughput form in
 import argparse
 import sys
 
-from benchmarks.common import BACK_TO_BACK, PRECISIONS, op_families, torch, verified_backend
-
-
-def family_and_label(row):
-    name, _, label = row.partition(" / ")
-    for family in op_families():
-        if family.__name__ == name and label in family.cases:
-            return family, label
-    raise SystemExit(f"error: no case {row!r}; write it as in the table, e.g. 'MatMul / dim=1000000x64 dim=64x1024'")
+from benchmarks.common import BACK_TO_BACK, PRECISIONS, torch, verified_backend
+from tools.speedup_table import TableError, find_row
 
 
 def main(argv=None):
@@ -29,7 +22,10 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--back-to-back", action="store_true", help=f"{BACK_TO_BACK} calls, one synchronisation")
     args = parser.parse_args(argv)
-    family, label = family_and_label(args.row)
+    try:
+        family, label = find_row(args.row)
+    except TableError as error:
+        sys.exit(f"error: {error}")
     try:
         backend = verified_backend(args.backend, args.precision)
     except NotImplementedError as error:

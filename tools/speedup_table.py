@@ -45,6 +45,15 @@ def table_families():
     return [family for family in op_families() if family.in_reference_table]
 
 
+def find_row(row, families=None):
+    """(family, case label) of a row name as the tables print it: 'Family / case label'."""
+    name, _, label = row.partition(" / ")
+    for family in families or op_families():
+        if family.__name__ == name and label in family.cases:
+            return family, label
+    raise TableError(f"no case {row!r}; write it as the tables do, e.g. 'Softmax / dim=64x1000000 axi=-1'")
+
+
 def load_results(results_dir, machine=None):
     """{machine: [Results]}, read with asv's loader; a file asv cannot read is an error."""
     if not Path(results_dir).is_dir():
