@@ -13,6 +13,7 @@ ACTIVATION_CASES = ["dim=128x16x1024", "dim=64x128x1024"]
 
 class ReLU(OpBenchmark):
     cases = ACTIVATION_CASES
+    flops_per_element = 1  # max
 
     def numpy(self, x):
         return np.maximum(x, 0)
@@ -26,6 +27,7 @@ class ReLU(OpBenchmark):
 
 class LeakyReLU(OpBenchmark):
     cases = ACTIVATION_CASES
+    flops_per_element = 2  # multiply, select
 
     def numpy(self, x):
         return np.where(x > 0, x, LEAKY_SLOPE * x)
@@ -39,6 +41,7 @@ class LeakyReLU(OpBenchmark):
 
 class PReLU(OpBenchmark):
     cases = ["dim=128x16x1024 dim=1", "dim=64x128x1024 dim=1"]
+    flops_per_element = 2  # multiply, select
 
     def make_inputs(self, case, rng):
         x_shape, weight_shape = case.shapes
@@ -62,6 +65,7 @@ def _mlx_selu(x):
 
 class SeLU(OpBenchmark):
     cases = ACTIVATION_CASES
+    flops_per_element = 5  # exp, subtract, two multiplies, select
 
     def numpy(self, x):
         return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x))
@@ -75,6 +79,7 @@ class SeLU(OpBenchmark):
 
 class Sigmoid(OpBenchmark):
     cases = ACTIVATION_CASES
+    flops_per_element = 4  # negate, exp, add, divide
 
     def numpy(self, x):
         return 1 / (1 + np.exp(-x))
@@ -88,6 +93,7 @@ class Sigmoid(OpBenchmark):
 
 class Softplus(OpBenchmark):
     cases = ACTIVATION_CASES
+    flops_per_element = 3  # exp, add, log
 
     def numpy(self, x):
         return np.logaddexp(x, 0)
@@ -109,6 +115,7 @@ class Softmax(OpBenchmark):
         "dim=1024x16x32x128 axi=-1",
         "dim=1024x64x32x8 axi=-1",
     ]
+    flops_per_element = 5  # max, subtract, exp, sum, divide
 
     def numpy(self, x, axis):
         e = np.exp(x - x.max(axis=axis, keepdims=True))

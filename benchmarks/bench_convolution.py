@@ -17,6 +17,17 @@ def _channels_last_conv(x, w, spatial):
     return np.tensordot(windows, w, axes=([1 + spatial, *range(2 + spatial, 2 + 2 * spatial)], [1 + spatial, *range(1, 1 + spatial)]))
 
 
+def _outputs(self, case):
+    """Output elements of a stride-1 convolution without padding."""
+    x, w = case.shapes
+    return x[0] * int(np.prod([size - k + 1 for size, k in zip(x[1:-1], w[1:-1])])) * w[0]
+
+
+def _flops(self, case):
+    _, w = case.shapes
+    return 2 * int(np.prod(w[1:])) * _outputs(self, case)  # kernel x C_in multiply-adds per output
+
+
 class Conv1d(OpBenchmark):
     cases = [
         "dim=100x256x3 dim=8x3x3",
@@ -26,6 +37,7 @@ class Conv1d(OpBenchmark):
     ]
     uses_matrix_units = True
     tolerance = 2e-5  # float32 dot products of up to 880 terms
+    output_elements, flops = _outputs, _flops
 
     def numpy(self, x, w):
         return _channels_last_conv(x, w, spatial=1)
@@ -56,6 +68,7 @@ class Conv2d(OpBenchmark):
     ]
     uses_matrix_units = True
     tolerance = 2e-5  # float32 dot products of up to 1152 terms
+    output_elements, flops = _outputs, _flops
 
     def numpy(self, x, w):
         return _channels_last_conv(x, w, spatial=2)

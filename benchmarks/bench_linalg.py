@@ -17,6 +17,13 @@ class MatMul(OpBenchmark):
     uses_matrix_units = True
     tolerance = 1e-4  # float32 dot products of up to 1M terms (2.7e-5 seen at 62.5k); TF32 is ~3e-4
 
+    def output_elements(self, case):
+        (*batch_a, m, _), (*batch_b, _, n) = case.shapes
+        return int(np.prod(np.broadcast_shapes(tuple(batch_a), tuple(batch_b)))) * m * n
+
+    def flops(self, case):
+        return 2 * case.shapes[0][-1] * self.output_elements(case)  # a multiply and an add per term
+
     def numpy(self, a, b):
         return np.matmul(a, b)
 
@@ -39,6 +46,13 @@ class Linear(OpBenchmark):
     ]
     uses_matrix_units = True
     tolerance = 5e-5  # float32 dot products of up to 51200 terms
+
+    def output_elements(self, case):
+        x, (_, out), _ = case.shapes
+        return int(np.prod(x[:-1])) * out
+
+    def flops(self, case):
+        return (2 * case.shapes[0][-1] + 1) * self.output_elements(case)  # the products, then the bias
 
     def numpy(self, x, w, b):
         return x @ w + b

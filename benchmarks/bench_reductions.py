@@ -12,6 +12,10 @@ class Argmax(OpBenchmark):
         "dim=64x1024x128 axi=2",
         "dim=64x128x1024 axi=2",
     ]
+    flops_per_element = 1  # compare
+
+    def output_elements(self, case):
+        return int(np.prod(case.shapes[0])) // case.shapes[0][case.axis]
 
     def numpy(self, x, axis):
         return np.argmax(x, axis=axis)
@@ -30,7 +34,11 @@ class Sum(OpBenchmark):
         "dim=64x128x128x128 axi=2",
         "dim=64x128x128x128 axi=3",
     ]
+    flops_per_element = 1  # add
     tolerance = 2e-4  # float32 sums of millions of terms (MLX CPU: 7e-5 off at 1M)
+
+    def output_elements(self, case):
+        return int(np.prod(case.shapes[0])) // case.shapes[0][case.axis]
 
     def numpy(self, x, axis):
         return np.sum(x, axis=axis)
@@ -44,6 +52,10 @@ class Sum(OpBenchmark):
 
 class SumAll(OpBenchmark):
     cases = ["dim=64x128x128x128", "dim=1000000", "dim=1000000x128", "dim=128x1000000"]
+    flops_per_element = 1  # add
+
+    def output_elements(self, case):
+        return 1
     tolerance = 2e-4  # float32 sums of millions of terms (MLX CPU: 7e-5 off at 1M)
 
     def numpy(self, x):

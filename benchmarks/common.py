@@ -459,6 +459,22 @@ class OpBenchmark(abc.ABC):
         """A torch result in the layout of the MLX and NumPy results (for checking, never timed)."""
         return result
 
+    # --- the roofline: the least work a case asks for -------------------------------------
+
+    flops_per_element = None  # operations per element of the first input; None: FLOPs say nothing
+
+    def output_elements(self, case):
+        """Elements of the result (an elementwise op: as many as its first input)."""
+        return int(np.prod(case.shapes[0]))
+
+    def flops(self, case):
+        """Floating-point operations the op needs at the least (exp, log, divide count one), or None."""
+        return None if self.flops_per_element is None else self.flops_per_element * int(np.prod(case.shapes[0]))
+
+    def bytes_moved(self, case):
+        """Bytes the op must move at the least: each float32 input read once, the result written once."""
+        return 4 * (case.elements + self.output_elements(case))
+
     # --- binding a case to a backend ------------------------------------------------------
 
     def prepare(self, label, backend):

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.common import BACKEND_NAMES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
-from tools.speedup_table import (METRIC_NOTES, RESULTS, TableError, _measured, _num, cell_values,  # noqa: E402
+from tools.speedup_table import (METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num, cell_values,  # noqa: E402
                                  find_row, load_results, pick_result, table_families, write_atomically)
 
 LOG_SCALE_SPREAD = 20
@@ -136,7 +136,7 @@ def main(argv=None):
     parser.add_argument("--release", help="with families: MLX release (default: the newest with results)")
     parser.add_argument("--row", help="with history: the case, as the tables name it")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
-    parser.add_argument("--metric", choices=tuple(METRIC_NOTES), default="latency")
+    parser.add_argument("--metric", choices=TIME_METRICS, default="latency")
     parser.add_argument("--out", default="plots", help="folder (families) or folder or .png file (history)")
     args = parser.parse_args(argv)
     if args.what == "history" and not args.row:

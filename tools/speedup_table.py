@@ -25,7 +25,7 @@ from asv import util as asv_util
 from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
-from benchmarks.common import BACK_TO_BACK, PRECISIONS, op_families
+from benchmarks.common import BACK_TO_BACK, PRECISIONS, Case, op_families
 from benchmarks.known_failures import KNOWN_FAILURES
 from tools import timeline
 
@@ -153,16 +153,20 @@ def machine_rows(result, reasons, style, precision, metric="latency"):
     """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups."""
     rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
     for family in table_families():
-        values = cell_values(result, family, precision, metric)
+        values = cell_values(result, family, precision, "latency" if metric in ROOFLINE else metric)
+        if metric in ROOFLINE:
+            values = rates(values, family, metric)
         for label in family.cases:
             row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
             for backend in (*MS_COLUMNS, "cuda"):
                 value = values.get((label, backend), "not run")
                 row["cells"][backend] = value
                 if value is None:
-                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision, metric)
-            row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style)
-            row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style)
+                    row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision,
+                                                          "latency" if metric in ROOFLINE else metric)
+            timed = metric not in ROOFLINE  # a speedup is a ratio of times
+            row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
+            row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
             rows.append(row)
     return rows, gpu_baseline
 
@@ -194,7 +198,52 @@ PRECISION_NOTES = {
 METRIC_NOTES = {
     "latency": "latency (one synchronisation per call)",
     "throughput": f"throughput (GPU: {BACK_TO_BACK} calls back to back, one synchronisation; per call)",
+    "bandwidth": "achieved GB/s: the bytes a case must move (each input read once, the result written once) "
+                 "over its latency",
+    "flops": "achieved TFLOP/s: the floating-point operations a case must do over its latency",
 }
+TIME_METRICS = ("latency", "throughput")  # what asv measures; the roofline metrics are worked out from latency
+ROOFLINE = {"bandwidth": ("bytes_moved", 1e9), "flops": ("flops", 1e12)}  # the family's method, unit
+
+
+def rates(values, family, metric):
+    """Latency cells as the achieved rate of a roofline metric; 'no work' where the family has none."""
+    method, unit = ROOFLINE[metric]
+    work_of = getattr(family(), method)
+    achieved = {}
+    for (label, backend), seconds in values.items():
+        work = work_of(Case.parse(label))
+        if work is None:
+            achieved[(label, backend)] = "no work"
+        else:
+            achieved[(label, backend)] = work / seconds / unit if _measured(_num(seconds)) else seconds
+    return achieved
+
+
+def ceiling(ceilings, backend, metric, precision):
+    """The backend's ceiling for the metric in that precision mode (TF32 matmul where it has one), or None."""
+    limits = ceilings.get(backend, {})
+    if metric == "flops" and precision == "tf32":
+        return limits.get("flops_tf32", limits.get("flops"))
+    return limits.get(metric)
+
+
+CEILINGS_FILE = "ceilings.txt"
+
+
+def load_ceilings(results_dir, machine):
+    """{backend: {"bandwidth": GB/s, "flops": TFLOP/s, ...}} measured by tools/ceilings.py, or {}."""
+    path = Path(results_dir, machine, CEILINGS_FILE)
+    found = {}
+    for number, line in enumerate(path.read_text().splitlines() if path.exists() else [], 1):
+        if line.strip() and not line.startswith("#"):
+            try:
+                backend, key, value = line.split()
+                found.setdefault(backend, {})[key] = float(value)
+            except ValueError:
+                raise TableError(f"{path}:{number}: expected 'BACKEND CEILING VALUE', got {line!r}; "
+                                 "run python -m tools.ceilings again")
+    return found
 
 
 def floor_note(result):
@@ -205,16 +254,19 @@ def floor_note(result):
     return f"floor (synchronised one-element op, ms): {', '.join(measured)}" if measured else ""
 
 
-def header(machine, result, precision, metric="latency"):
+def header(machine, result, precision, metric="latency", ceilings=None):
     p = result.params
+    limits = ", ".join(f"{backend} {ceiling(ceilings, backend, metric, precision):.4g}" for backend in ceilings or {}
+                       if ceiling(ceilings, backend, metric, precision))
     words = [f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}",
-             PRECISION_NOTES[precision], METRIC_NOTES[metric], floor_note(result)]
+             PRECISION_NOTES[precision], METRIC_NOTES[metric], floor_note(result),
+             f"ceilings (tools/ceilings.py): {limits}; in brackets the share of it reached" if limits else ""]
     return "; ".join(word for word in words if word)
 
 
 def render_markdown(sections, style, precision, metric):
     out = []
-    for machine, result, rows, baseline in sections:
+    for machine, result, rows, baseline, ceilings in sections:
         footnotes = []
         columns = [c for c in MS_COLUMNS if c != "mps" or baseline == "mps"] + (["cuda"] if baseline == "cuda" else [])
         word = "ratio" if style == "ratio" else "speedup"
@@ -227,11 +279,14 @@ def render_markdown(sections, style, precision, metric):
                     footnotes.append(row["notes"][backend])
                     line.append(f"failed [{len(footnotes)}]")
                 else:
-                    line.append(_format_ms(value))
-            line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
+                    line.append(_format_cell(value, metric, ceiling(ceilings, backend, metric, precision)))
+            if metric not in ROOFLINE:
+                line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
             table.append(line)
-        head = ["Operation", *columns, f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
-        out.append(f"**{header(machine, result, precision, metric)}**\n")
+        head = ["Operation", *columns]
+        if metric not in ROOFLINE:
+            head += [f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
+        out.append(f"**{header(machine, result, precision, metric, ceilings)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
                             colalign=("left",) + ("right",) * (len(head) - 1)))
         if footnotes:
@@ -248,17 +303,26 @@ def _format_ms(value):
     return "n/a" if math.isnan(value) else f"{value * 1e3:.2f}"
 
 
+def _format_cell(value, metric, limit=None):
+    """A cell: milliseconds, or for a roofline metric the achieved rate and its share of the ceiling."""
+    if metric not in ROOFLINE or not _measured(_num(value)):
+        return _format_ms(value)
+    figure = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+    return figure + (f" ({value / limit:.0%})" if limit else "")
+
+
 def _format_speedup(value):
     return "n/a" if value is None else f"{value:.2f}"
 
 
 def flat_rows(sections, style, precision, metric):
-    for machine, result, rows, baseline in sections:
+    unit = {"bandwidth": "gbs", "flops": "tflops"}.get(metric, "ms")
+    for machine, result, rows, baseline, ceilings in sections:
         for row in rows:
             record = {"machine": machine, "mlx": result.params.get("mlx"), "torch": result.params.get("torch"),
                       "precision": precision, "metric": metric, "row": row["row"]}
             for backend, value in row["cells"].items():
-                record[f"{backend}_ms"] = _format_ms(value)
+                record[f"{backend}_{unit}"] = _format_cell(value, metric)
             record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
             record[f"mlx_cpu_vs_mlx_gpu_{style}"] = _format_speedup(row["cpu_speedup"])
             record["failures"] = "; ".join(f"{b}: {n}" for b, n in row["notes"].items())
@@ -314,7 +378,7 @@ def build_sections(results_dir, machine, release, commit, style, precision, metr
         if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
             raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {metric} figure "
                              "of a case of the suite (throughput is measured on GPU backends only)")
-        sections.append((name, result, rows, baseline))
+        sections.append((name, result, rows, baseline, load_ceilings(results_dir, name) if metric in ROOFLINE else {}))
     return sections
 
 
@@ -329,7 +393,8 @@ def main(argv=None):
     parser.add_argument("--precision", choices=PRECISIONS, default="strict",
                         help="for MatMul, Linear and convolutions: strict float32 or tf32 (default: strict)")
     parser.add_argument("--metric", choices=tuple(METRIC_NOTES), default="latency",
-                        help="latency: one synchronisation per call (the reference table's); throughput: back to back")
+                        help="latency: one synchronisation per call (the reference table's); throughput: back to back; "
+                             "bandwidth, flops: the roofline, from latency")
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
