@@ -5,7 +5,7 @@ from .common import OpBenchmark, mx, torch
 
 class Floor(OpBenchmark):
     cases = ["dim=1"]
-    in_reference_table = False
+    in_tables = False
 
     def numpy(self, x):
         return x + 1

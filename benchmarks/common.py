@@ -407,7 +407,7 @@ class OpBenchmark(abc.ABC):
 
     cases = ()
     uses_matrix_units = False  # MatMul, Linear, convolutions: they get a `precision` parameter
-    in_reference_table = True  # False for the floor: its figure heads a table, it is not a row
+    in_tables = True  # False for the floor: its figure heads a table, it is not a row
     # Largest accepted max|result - reference| / max|reference| (normwise, float32 rounding), and
     # for the tf32 mode: TF32 keeps 10 mantissa bits, about 3e-4 off on a 1024-term dot product.
     tolerance = 2e-6

@@ -42,7 +42,7 @@ def benchmark_key(family, metric="latency"):
 
 
 def table_families():
-    return [family for family in op_families() if family.in_reference_table]
+    return [family for family in op_families() if family.in_tables]
 
 
 def find_row(row, families=None):
