@@ -1,5 +1,7 @@
 """Element-wise activations and softmax: memory-bound ops on one input."""
 
+import math
+
 import numpy as np
 
 from .common import F, OpBenchmark, mlx_compiled, mx, nn, torch
@@ -126,3 +128,36 @@ class Softmax(OpBenchmark):
 
     def torch(self, x, axis):
         return torch.softmax(x, dim=axis)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; the float64 reference only
+
+
+class GELU(OpBenchmark):
+    """The exact (erf) GELU on both sides: MLX's `nn.gelu`, torch's default `F.gelu`."""
+
+    cases = ["dim=8x1024x4096", "dim=1x32x11008"]  # a transformer MLP's activations; one decoding step
+    flops_per_element = 5  # scale, erf, add, two multiplies
+
+    def numpy(self, x):
+        return 0.5 * x * (1 + _erf(x / math.sqrt(2)).astype(np.float64))
+
+    def mlx(self, x):
+        return nn.gelu(x)
+
+    def torch(self, x):
+        return F.gelu(x)
+
+
+class SiLU(OpBenchmark):
+    cases = ["dim=8x1024x4096", "dim=1x32x11008"]
+    flops_per_element = 4  # negate, exp, add, divide
+
+    def numpy(self, x):
+        return x / (1 + np.exp(-x))
+
+    def mlx(self, x):
+        return nn.silu(x)
+
+    def torch(self, x):
+        return F.silu(x)

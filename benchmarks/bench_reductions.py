@@ -1,4 +1,4 @@
-"""Reductions and sorting along an axis, and over the whole array."""
+"""Reductions, scans and sorting along an axis, and over the whole array."""
 
 import numpy as np
 
@@ -80,3 +80,46 @@ class Sort(OpBenchmark):
     def torch(self, x, axis):
         # torch has no values-only sort: its sort always computes the indices too.
         return torch.sort(x, dim=axis).values
+
+
+class CumSum(OpBenchmark):
+    """Running sums along an axis (a scan): along a sequence, along rows, over one long vector."""
+
+    cases = ["dim=8x1024x1024 axi=1", "dim=1024x8192 axi=1", "dim=1048576 axi=0"]
+    flops_per_element = 1  # add
+    tolerance = 5e-5  # float32 running sums of 1M terms: MLX CPU is 1.6e-5 off
+
+    def numpy(self, x, axis):
+        return np.cumsum(x, axis=axis)
+
+    def mlx(self, x, axis):
+        return mx.cumsum(x, axis=axis)
+
+    def torch(self, x, axis):
+        return torch.cumsum(x, dim=axis)
+
+
+TOP_K = 50  # a sampler's usual top-k
+
+
+class TopK(OpBenchmark):
+    """The TOP_K largest values along the last axis, in no particular order on both sides (MLX's
+    `topk` does not sort them; torch is asked not to). torch computes their indices as well: it has no
+    values-only top-k."""
+
+    cases = ["dim=64x32000 axi=-1", "dim=8x128256 axi=-1", "dim=4096x1024 axi=-1"]  # vocabularies; rows
+
+    def output_elements(self, case):
+        return int(np.prod(case.shapes[0])) // case.shapes[0][case.axis] * TOP_K
+
+    def comparable(self, result):
+        return np.sort(result, axis=-1)
+
+    def numpy(self, x, axis):
+        return np.partition(x, -TOP_K, axis=axis)[..., -TOP_K:]
+
+    def mlx(self, x, axis):
+        return mx.topk(x, TOP_K, axis=axis)
+
+    def torch(self, x, axis):
+        return torch.topk(x, TOP_K, dim=axis, sorted=False).values

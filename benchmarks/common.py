@@ -459,6 +459,11 @@ class OpBenchmark(abc.ABC):
         """A torch result in the layout of the MLX and NumPy results (for checking, never timed)."""
         return result
 
+    def comparable(self, result):
+        """Any result (NumPy) in a form equal across frameworks where the op leaves freedom, e.g. the
+        order of top-k values (for checking, never timed)."""
+        return result
+
     # --- the roofline: the least work a case asks for -------------------------------------
 
     flops_per_element = None  # operations per element of the first input; None: FLOPs say nothing
@@ -492,7 +497,7 @@ class OpBenchmark(abc.ABC):
             result = backend.to_numpy(backend.run(op, args))
         if backend.framework == "torch":
             result = self.torch_result(result)
-        return result
+        return self.comparable(result)
 
     def row_name(self, label):
         return f"{type(self).__name__} / {label}"
@@ -501,7 +506,7 @@ class OpBenchmark(abc.ABC):
         case = Case.parse(label)
         inputs = [a.astype(np.float64) for a in host_inputs(type(self), label)]
         options = {} if case.axis is None else {"axis": case.axis}
-        return self.numpy(*inputs, **options)
+        return self.comparable(self.numpy(*inputs, **options))
 
     # --- asv ------------------------------------------------------------------------------
 
