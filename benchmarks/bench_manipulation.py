@@ -1,4 +1,4 @@
-"""Joining arrays."""
+"""Joining arrays, and gathering rows by index."""
 
 import numpy as np
 
@@ -24,3 +24,35 @@ class Concat(OpBenchmark):
 
     def torch(self, a, b, axis):
         return torch.cat([a, b], dim=axis)
+
+
+class Gather(OpBenchmark):
+    """Rows of a table picked by index along an axis, as an embedding lookup does: `mx.take` against
+    `torch.index_select` (torch takes its indices as int64, converted in setup)."""
+
+    cases = ["dim=32000x4096 dim=8192 axi=0", "dim=128256x4096 dim=512 axi=0", "dim=1000000x64 dim=65536 axi=0"]
+
+    def make_inputs(self, case, rng):
+        table_shape, index_shape = case.shapes
+        return [rng.standard_normal(table_shape, dtype=np.float32),
+                rng.integers(0, table_shape[case.axis], index_shape, dtype=np.int32)]
+
+    def output_elements(self, case):
+        table, (count,) = case.shapes
+        return int(np.prod(table)) // table[case.axis] * count
+
+    def bytes_moved(self, case):
+        rows_read = min(int(np.prod(case.shapes[0])), self.output_elements(case))  # at most the whole table
+        return 4 * (rows_read + self.output_elements(case) + case.shapes[1][0])  # and written; the indices
+
+    def numpy(self, table, index, axis):
+        return np.take(table, index, axis=axis)
+
+    def mlx(self, table, index, axis):
+        return mx.take(table, index, axis=axis)
+
+    def torch(self, table, index, axis):
+        return torch.index_select(table, axis, index)
+
+    def torch_layout(self, table, index):
+        return table, index.long()

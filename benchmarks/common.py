@@ -371,9 +371,12 @@ class Case:
 
 @functools.lru_cache(maxsize=1)
 def host_inputs(family, label):
-    """The case's inputs as float32 NumPy arrays, the same on every machine (seeded by the row name)."""
+    """The case's inputs as NumPy arrays, the same on every machine (seeded by the row name): float32,
+    and int32 where the family makes indices."""
     rng = np.random.default_rng(zlib.crc32(f"{family.__name__} / {label}".encode()))
-    return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in family().make_inputs(Case.parse(label), rng))
+    inputs = family().make_inputs(Case.parse(label), rng)
+    return tuple(np.ascontiguousarray(a, dtype=np.int32 if np.issubdtype(np.asarray(a).dtype, np.integer)
+                                      else np.float32) for a in inputs)
 
 
 # asv reruns setup before every sample: inputs are built once per process and reused.
@@ -504,7 +507,7 @@ class OpBenchmark(abc.ABC):
 
     def reference(self, label):
         case = Case.parse(label)
-        inputs = [a.astype(np.float64) for a in host_inputs(type(self), label)]
+        inputs = [a.astype(np.float64) if a.dtype == np.float32 else a for a in host_inputs(type(self), label)]
         options = {} if case.axis is None else {"axis": case.axis}
         return self.comparable(self.numpy(*inputs, **options))
 

@@ -21,10 +21,11 @@ def test_output_size_is_the_references_and_work_is_positive(family, label):
     case = Case.parse(label).scaled_down(1 << 16)  # small enough to compute; the formulas are the same
     bench = family()
     rng = np.random.default_rng(0)
-    inputs = [a.astype(np.float64) for a in bench.make_inputs(case, rng)]
+    inputs = [a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float64) for a in bench.make_inputs(case, rng)]
     result = bench.numpy(*inputs, **({} if case.axis is None else {"axis": case.axis}))
     assert bench.output_elements(case) == np.size(result)
-    assert bench.bytes_moved(case) == 4 * (case.elements + np.size(result))
+    # at least the result written; at most every input read once besides (a gather reads only its rows)
+    assert 4 * np.size(result) < bench.bytes_moved(case) <= 4 * (case.elements + np.size(result))
     assert bench.flops(case) is None or bench.flops(case) >= np.size(result)
 
 
