@@ -8,15 +8,16 @@ best of many synchronised calls. Stored as results/<machine>/ceilings.txt beside
 """
 
 import argparse
-import multiprocessing
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import PRECISIONS, mx, selected_backends, torch, verified_backend
 from tools.bench import installed_versions
+from tools.forked import forked
 from tools.speedup_table import CEILINGS_FILE, RESULTS, write_atomically
 
 COPY_ELEMENTS = 1 << 26  # 256 MB of float32: far past every cache
@@ -58,21 +59,12 @@ def measure(name, precision, send):
 
 
 def ceilings():
-    """{backend: {...}} for every backend here, each mode in a process of its own (forked, no GPU touched)."""
-    context = multiprocessing.get_context("fork")
+    """{backend: {...}} for every backend here, each mode in a process of its own."""
     found = {}
     for name in selected_backends():
         for precision in PRECISIONS:
-            receive, send = context.Pipe(duplex=False)
-            worker = context.Process(target=measure, args=(name, precision, send.send))
-            worker.start()
-            send.close()
-            try:
-                backend, values = receive.recv()
+            for backend, values in forked(measure, name, precision)[0]:
                 found.setdefault(backend, {}).update(values)
-            except EOFError:
-                pass
-            worker.join()
     return found
 
 
@@ -81,7 +73,7 @@ def main(argv=None):
     parser.add_argument("--machine", required=True, help="the results folder to store them with: results/<machine>/")
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
-    folder = RESULTS.parent / args.results / args.machine
+    folder = Path(args.results) / args.machine
     if not folder.is_dir():
         sys.exit(f"error: no results of machine {args.machine!r} in {args.results}; run `make bench` on it first")
     found = ceilings()

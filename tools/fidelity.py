@@ -4,17 +4,16 @@ device events around each call (many calls, median), and printed beside asv's me
 
     python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--output FILE]
 
-Run it on the machine whose results it reads, after `make bench`. Each precision mode and family
-runs in a process of its own, forked like asv's cases (MLX fixes its precision per process; a case
-that kills its process takes only its family's remaining cases with it). Cases listed in benchmarks/known_failures.py are
-not run. The goal: asv/events within 5 % for every case of 0.2 ms or more.
+Run it on the machine whose results it reads, after `make bench`. Each family, backend and precision
+mode runs in a process of its own, forked like asv's cases (a case that kills its process takes only
+that process's remaining cases with it). Cases listed in benchmarks/known_failures.py are not run.
+The goal: asv/events within 5 % for every case of 0.2 ms or more.
 """
 
 import argparse
 import importlib.metadata
 import itertools
 import math
-import multiprocessing
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ from tabulate import tabulate
 
 from benchmarks.common import GPU_BACKENDS, PRECISIONS, mx, op_families, selected_backends, torch, verified_backend
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
+from tools.forked import forked
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
                                  pick_result)
 
@@ -96,29 +96,17 @@ def measure_family(family_name, name, precision, send):
 
 
 def measure_all():
-    """Every family on every GPU backend in every mode it has, each in a process of its own as under
-    asv (one framework per process), forked from this one (torch imported, no GPU touched); records
-    in order. A process that dies fails the rest of its cases."""
-    context = multiprocessing.get_context("fork")
+    """Every family on every GPU backend in every mode it has, each in a process of its own (one
+    framework per process, as under asv); records in order. A process that dies fails its rest."""
     records = []
     for family, name in itertools.product(op_families(), (n for n in GPU_BACKENDS if n in selected_backends())):
         for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
-            receive, send = context.Pipe(duplex=False)
-            worker = context.Process(target=measure_family, args=(family.__name__, name, precision, send.send))
-            worker.start()
-            send.close()
-            done = set()
-            while True:
-                try:
-                    records.append(receive.recv())
-                    done.add(records[-1]["case"])
-                except EOFError:
-                    break
-            worker.join()
-            if worker.exitcode != 0:
+            measured, exitcode = forked(measure_family, family.__name__, name, precision)
+            records += measured
+            if exitcode != 0:
+                done = {r["case"] for r in measured}
                 records += [{"family": family.__name__, "case": label, "backend": name, "precision": precision,
-                             "error": f"process died (exit {worker.exitcode})"}
-                            for label in family.cases if label not in done]
+                             "error": f"process died (exit {exitcode})"} for label in family.cases if label not in done]
     return records
 
 
