@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .common import F, OpBenchmark, mlx_compiled, mx, nn, torch
+from .common import F, OpBenchmark, mlx_compiled, mx, nn, random_floats, torch
 
 LEAKY_SLOPE = 0.01  # torch's default negative_slope, given explicitly to both
 PRELU_WEIGHT = 0.25  # torch's default PReLU init, one weight shared by all channels
@@ -47,7 +47,7 @@ class PReLU(OpBenchmark):
 
     def make_inputs(self, case, rng):
         x_shape, weight_shape = case.shapes
-        return [rng.standard_normal(x_shape, dtype=np.float32), np.full(weight_shape, PRELU_WEIGHT)]
+        return [random_floats(rng, x_shape), np.full(weight_shape, PRELU_WEIGHT)]
 
     def numpy(self, x, weight):
         return np.where(x > 0, x, weight * x)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .common import F, OpBenchmark, nn
+from .common import F, OpBenchmark, nn, random_floats
 
 LOG_FLOOR = -100.0  # both frameworks clamp log(p) and log(1 - p) at -100
 
@@ -24,7 +24,7 @@ class BCE(OpBenchmark):
 
     def make_inputs(self, case, rng):
         probabilities_shape, targets_shape = case.shapes
-        return [rng.uniform(1e-3, 1 - 1e-3, probabilities_shape), rng.uniform(0, 1, targets_shape)]
+        return [random_floats(rng, probabilities_shape, 1e-3, 1 - 1e-3), random_floats(rng, targets_shape, 0, 1)]
 
     def numpy(self, p, target):
         log_p = np.maximum(np.log(p), LOG_FLOOR)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .common import OpBenchmark, mx, torch
+from .common import OpBenchmark, mx, random_floats, torch
 
 
 class Concat(OpBenchmark):
@@ -34,7 +34,7 @@ class Gather(OpBenchmark):
 
     def make_inputs(self, case, rng):
         table_shape, index_shape = case.shapes
-        return [rng.standard_normal(table_shape, dtype=np.float32),
+        return [random_floats(rng, table_shape),
                 rng.integers(0, table_shape[case.axis], index_shape, dtype=np.int32)]
 
     def output_elements(self, case):

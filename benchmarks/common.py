@@ -11,6 +11,7 @@ first use), takes seconds, and asv's forkserver then pays it once instead of onc
 """
 
 import abc
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -19,6 +20,7 @@ import itertools
 import os
 import pkgutil
 import re
+import time
 import zlib
 
 import numpy as np
@@ -369,6 +371,33 @@ class Case:
         return case
 
 
+RANDOM_CHUNK = 1 << 22  # elements per child generator; fixed, so values never depend on the thread count
+
+
+def random_floats(rng, shape, low=None, high=None):
+    """Float32 random numbers of `shape` drawn from `rng`: standard normal, or uniform in [low, high).
+
+    Filled in parallel, one child generator of `rng` per chunk: the inputs of a large case take
+    seconds to draw on one core, and asv draws them again in every process it starts.
+    """
+    out = np.empty(shape, np.float32)
+    flat = out.reshape(-1)
+    starts = range(0, flat.size, RANDOM_CHUNK)
+
+    def fill(generator, start):
+        chunk = flat[start:start + RANDOM_CHUNK]
+        if low is None:
+            generator.standard_normal(out=chunk, dtype=np.float32)
+        else:
+            generator.random(out=chunk, dtype=np.float32)
+            chunk *= high - low
+            chunk += low
+
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(fill, rng.spawn(len(starts)), starts))
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def host_inputs(family, label):
     """The case's inputs as NumPy arrays, the same on every machine (seeded by the row name): float32,
@@ -389,16 +418,23 @@ def backend_inputs(family, label, backend_name):
     return tuple(arrays)
 
 
-_called = set()
+WARM_UP_SECONDS = 0.1
+_warm = set()
 
 
-def first_call(key, backend, op, args):
-    """The op's first call in this process, outside every timing: kernel compilation (MLX's compiled
-    kernels are built at first call, seconds on CUDA), library loading and first-touch allocation.
-    Without it asv's warm-up ends inside that call and the first samples are still cold."""
-    if key not in _called:
+def warm_up(key, backend, op, args):
+    """The op's first calls in this process, outside every timing. The first builds kernels (MLX
+    compiles at first call, seconds on CUDA), loads libraries and touches memory; more follow until
+    WARM_UP_SECONDS have passed, so allocators and caches are steady. A slow case gets that one call
+    only: a second costs seconds and changes nothing. This replaces asv's own warm-up (which would
+    end inside a compiling first call and leave cold samples), so `warmup_time` is 0."""
+    if key in _warm:
+        return
+    start = time.perf_counter()
+    backend.run(op, args)
+    while time.perf_counter() - start < WARM_UP_SECONDS:
         backend.run(op, args)
-        _called.add(key)
+    _warm.add(key)
 
 
 class OpBenchmark(abc.ABC):
@@ -418,13 +454,14 @@ class OpBenchmark(abc.ABC):
 
     # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
     # sample, so each sample is one synchronised call). One process per case and backend
-    # (rounds = 1): the process start dominates small cases, not the samples. A warm-up of
-    # 0.25 s covers kernel compilation and first-touch allocation. Up to 25 samples, but stop
-    # adding them after 3 s once 3 are in: a case taking 15 s on a 2-core CPU costs one minute.
+    # (rounds = 1). `setup` warms the op up (`warm_up`), so asv's warm-up is off. Up to 25
+    # samples, and no more once 3 s have passed: a fast case gets 25, a case of seconds gets one
+    # (MLX's CPU matmul takes 48 s a call on the H100's host; a call that long varies by little).
     rounds = 1
     number = 1
-    warmup_time = 0.25
-    repeat = (3, 25, 3.0)
+    warmup_time = 0
+    min_run_count = 1
+    repeat = (1, 25, 3.0)
     timeout = 600
 
     def __init_subclass__(cls, **kwargs):
@@ -440,7 +477,7 @@ class OpBenchmark(abc.ABC):
 
     def make_inputs(self, case, rng):
         """Float32 inputs for `case` (standard normal unless the op needs a domain)."""
-        return [rng.standard_normal(shape, dtype=np.float32) for shape in case.shapes]
+        return [random_floats(rng, shape) for shape in case.shapes]
 
     @abc.abstractmethod
     def numpy(self, *inputs, **options):
@@ -518,7 +555,7 @@ class OpBenchmark(abc.ABC):
         self._session = contextlib.ExitStack()
         self._session.enter_context(self.backend.session(precision))
         self.op, self.args = self.prepare(case, self.backend)
-        first_call((type(self).__name__, case, backend, precision), self.backend, self.op, self.args)
+        warm_up((type(self).__name__, case, backend, precision), self.backend, self.op, self.args)
 
     def teardown(self, *params):
         # asv calls teardown after a skipping setup too, when there is no session.

@@ -25,7 +25,7 @@ def record(case, backend, events_ms, family="MatMul", precision="strict"):
 class HostClockEvent:
     """Stands in for a device event where there is no GPU: the host's clock at `record`."""
 
-    def record(self):
+    def record(self, stream=None):
         self.at = time.perf_counter()
 
     def synchronize(self):
@@ -43,7 +43,7 @@ def test_fidelity_times_the_benchmarks_own_method_as_asv_calls_it(family, params
     calls = []
     bench = family()
     monkeypatch.setattr(bench, "teardown", lambda *p: calls.append(p) or family.teardown(bench, *p))
-    events_ms, host_ms, timed = fidelity.time_with_events(bench, params, (HostClockEvent(), HostClockEvent()))
+    events_ms, host_ms, timed = fidelity.time_with_events(bench, params, (HostClockEvent(), HostClockEvent(), None))
     assert timed >= fidelity.MIN_CALLS and len(calls) > timed, "a setup and teardown around every call, warm-up too"
     assert calls[0] == params and 0 < events_ms <= host_ms * 1.5
 

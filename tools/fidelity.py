@@ -33,16 +33,19 @@ MIN_CALLS, MAX_CALLS, BUDGET_S = 20, 100, 1.0
 
 
 def events_for(backend):
-    """A start and an end event on the device the backend's call runs on."""
+    """(start, end, stream): two events on the device the backend's call runs on, and the stream to
+    record them in. On CUDA that is a stream of their own, which waits for nothing: recorded in the
+    legacy default stream, the events would wait for (and hold up) MLX's streams."""
     if backend.device == "mps" or (backend.framework == "mlx" and mlx_gpu_platform() == "metal"):
-        return torch.mps.event.Event(enable_timing=True), torch.mps.event.Event(enable_timing=True)
-    return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        return torch.mps.event.Event(enable_timing=True), torch.mps.event.Event(enable_timing=True), None
+    return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True), torch.cuda.Stream()
 
 
 def time_with_events(bench, params, events):
     """(median ms by device events, median ms by the host's clock, calls) of the benchmark's own timed
     method, in asv's rhythm: its `setup` before every call and `teardown` after, outside the events."""
-    start, end = events
+    start, end, stream = events
+    record = (lambda event: event.record()) if stream is None else (lambda event: event.record(stream))
     device_ms, host_ms = [], []
     bench.setup(*params)  # inputs, first call: the warm-up starts after them
     bench.teardown(*params)
@@ -51,9 +54,9 @@ def time_with_events(bench, params, events):
     while len(device_ms) < MAX_CALLS and (len(device_ms) < MIN_CALLS or time.perf_counter() < stop_at):
         bench.setup(*params)
         t0 = time.perf_counter()
-        start.record()
+        record(start)
         bench.time_latency(*params)
-        end.record()
+        record(end)
         t1 = time.perf_counter()
         bench.teardown(*params)
         end.synchronize()
