@@ -14,7 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.common import BACKEND_NAMES, BACKENDS, PRECISIONS, Case, host_inputs, op_families, verified_backend
+from benchmarks.common import (BACKEND_NAMES, BACKENDS, PRECISIONS, Case, MLXCompiledBackend, host_inputs, op_families,
+                               verified_backend)
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from conftest import ROOT
 
@@ -116,6 +117,25 @@ def test_backend_matches_float64_reference_and_other_backends(family, label, ori
         if other != "case":
             assert normwise_error(result, other_result) <= 2 * tolerance, f"{backend} disagrees with {other}"
     _outputs[backend] = result
+
+
+@pytest.mark.parametrize("family", op_families(), ids=lambda family: family.__name__)
+def test_every_mlx_form_compiles_to_the_same_function_once_per_case(family):
+    """mlx_gpu_compile wraps each family's MLX form in `mx.compile`; checked here on MLX's CPU, so a
+    form that cannot be compiled, or computes otherwise once compiled, fails without a GPU too."""
+    reason = BACKENDS["mlx_cpu"].unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    compiled_on_cpu = MLXCompiledBackend("mlx_cpu", "cpu")  # named so: it takes mlx_cpu's inputs
+    for label in family.cases:
+        tested = Case.parse(label).scaled_down(TEST_MAX_ELEMENTS).label
+        bench = family()
+        with compiled_on_cpu.session():
+            op, args = bench.prepare(tested, compiled_on_cpu)
+            result = bench.comparable(compiled_on_cpu.to_numpy(compiled_on_cpu.run(op, args)))
+            assert bench.prepare(tested, compiled_on_cpu)[0] is op, "compiled again: the next sample would trace"
+        error = normwise_error(result, family().reference(tested))
+        assert error <= family.tolerance, f"{family.__name__} / {tested} compiled: error {error:.2e} against float64"
 
 
 @pytest.mark.parametrize("family", op_families(), ids=lambda family: family.__name__)
