@@ -62,6 +62,7 @@ def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     assert "known failure" in lines["Sort / s"]
     assert "1 of 2 cases of 0.2 ms or more within 5%; furthest asv/events 0.800" in text
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
+    assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")
