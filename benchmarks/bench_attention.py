@@ -24,12 +24,13 @@ class CausalAttention(OpBenchmark):
     `is_causal` the first with the first; with as many queries as keys both let query i see keys
     0..i. The scale is passed to both explicitly.
 
-    Neither framework is told which kernel to use; what each picks for float32 (read in torch's
-    `sdp_utils` and MLX's sources at 0.32.2, not yet seen on a GPU run):
+    Neither framework is told which kernel to use. What each picks for float32, as read in the
+    sources (torch's `sdp_utils.cpp` and its memory-efficient kernel's `gemm_kernel_utils.h`, MLX at
+    0.32.2) and not yet seen on a GPU run:
     - torch on CUDA: flash and cuDNN attention take only float16/bfloat16, so the memory-efficient
       (CUTLASS) kernel runs. From sm80 on it multiplies float32 as 3xTF32 (`OpMultiplyAddFastF32`,
       about float32's accuracy on tensor cores) whatever `allow_tf32` says: its strict and tf32 rows
-      time the same kernel.
+      time the same kernel, and its strict row is float32-accurate rather than IEEE float32 FMAs.
     - MLX on CUDA: its fused kernels are cuDNN's (float16/bfloat16 only) and a vector kernel for
       decoding (under 4 queries), so a float32 prefill takes MLX's unfused graph: a matmul for the
       whole sequence x sequence scores (the masked half too), a mask, a float32 softmax, a matmul.
