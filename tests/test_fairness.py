@@ -53,6 +53,21 @@ def test_no_layout_copy_inside_the_timed_torch_call(family):
         assert not copies, f"{family.__name__} / {label}: the timed call copies its input ({copies})"
 
 
+@pytest.mark.parametrize("backend_name", ["mlx_cpu", "cpu"])
+@pytest.mark.parametrize("family", op_families(), ids=lambda f: f.__name__)
+def test_the_timed_call_leaves_its_inputs_as_they_were(family, backend_name):
+    # An op done in place (torch's `index_add_` for a scatter) would skip the copy of the table that
+    # the other framework makes, and every sample would start from the previous one's result.
+    backend = BACKENDS[backend_name]
+    for label in family.cases:
+        with backend.session():
+            op, args = family().prepare(small(label), backend)
+            before = [backend.to_numpy(a).copy() for a in args]
+            backend.run(op, args)
+            changed = [i for i, (a, b) in enumerate(zip(args, before)) if not np.array_equal(backend.to_numpy(a), b)]
+        assert not changed, f"{family.__name__} / {label} on {backend_name}: the call changed its inputs {changed}"
+
+
 def test_precision_modes_are_checked():
     with pytest.raises(ValueError, match="unknown precision mode 'fp16'; use one of strict, tf32"):
         usable_backend("cpu", "fp16")
