@@ -13,6 +13,7 @@ first use), takes seconds, and asv's forkserver then pays it once instead of onc
 import abc
 import concurrent.futures
 import contextlib
+import ctypes
 import dataclasses
 import functools
 import importlib
@@ -181,6 +182,14 @@ class Backend(abc.ABC):
         """`fn` as this backend calls it for case `key` (the same `fn` but on mlx_gpu_compile)."""
         return fn
 
+    @abc.abstractmethod
+    def memory_unavailable_reason(self):
+        """Why `peak_memory` cannot measure on this machine, or None when it can."""
+
+    @abc.abstractmethod
+    def peak_memory(self, fn, args):
+        """Bytes at the peak of one `run(fn, args)` beyond what was held just before it."""
+
 
 class MLXBackend(Backend):
     framework = "mlx"
@@ -224,6 +233,33 @@ class MLXBackend(Backend):
 
     def to_numpy(self, result):
         return np.array(result)
+
+    def memory_unavailable_reason(self):
+        if _mlx_memory_counters() is None:
+            return f"this MLX ({mx.__version__}) has no peak-memory counter for its {self.device}"
+        return None
+
+    def peak_memory(self, fn, args):
+        counters = _mlx_memory_counters()
+        if counters is None:
+            raise NotImplementedError(self.memory_unavailable_reason())
+        before = counters.get_active_memory()
+        counters.reset_peak_memory()
+        self.run(fn, args)
+        # MLX restarts the peak at 0, not at what is held, and a call that allocates nothing leaves it there.
+        return max(counters.get_peak_memory(), before) - before
+
+
+def _mlx_memory_counters():
+    """The module with MLX's allocator counters (active and peak bytes), or None."""
+    if hasattr(mx, "reset_peak_memory"):
+        return mx
+    # Releases before the counters moved to `mx` kept them in `mx.metal`, counting Metal's allocator only
+    # (which on macOS serves the CPU device too); elsewhere they read 0, which is no measurement.
+    metal = getattr(mx, "metal", None)
+    if metal is not None and hasattr(metal, "reset_peak_memory") and metal.is_available():
+        return metal
+    return None
 
 
 class MLXCompiledBackend(MLXBackend):
@@ -294,6 +330,84 @@ class TorchBackend(Backend):
 
     def to_numpy(self, result):
         return result.cpu().numpy()
+
+    def memory_unavailable_reason(self):
+        if self.device == "mps":
+            # What MPS holds after the call is the result, whose size `output_elements` already
+            # states; recorded as the peak it would hide every temporary the op makes.
+            return ("torch's MPS allocator keeps no peak counter (torch.mps has current_allocated_memory "
+                    "and driver_allocated_memory only), so there is no peak to record")
+        if self.device == "cpu":
+            return rss_peak_unavailable_reason()
+        return None
+
+    def peak_memory(self, fn, args):
+        if self.device == "cuda":
+            before = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()  # the peak restarts from what is allocated now
+            self.run(fn, args)
+            return torch.cuda.max_memory_allocated() - before
+        if self.memory_unavailable_reason():
+            raise NotImplementedError(self.memory_unavailable_reason())
+        return rss_peak(lambda: self.run(fn, args))
+
+
+# Linux keeps the process's resident high-water mark (VmHWM) and resets it to the current RSS when
+# "5" is written to clear_refs (Linux 4.0 and later). macOS has no way to reset its peak.
+CLEAR_REFS = "/proc/self/clear_refs"
+PROC_STATUS = "/proc/self/status"
+
+
+@functools.cache
+def rss_peak_unavailable_reason():
+    """Why process RSS cannot give a call's peak here, or None (checked once per process)."""
+    try:
+        with open(CLEAR_REFS, "w") as clear_refs:
+            clear_refs.write("5")
+        _status_bytes("VmHWM")
+    except (OSError, KeyError) as error:
+        return f"the process's peak RSS cannot be reset here ({CLEAR_REFS}, {PROC_STATUS}: {error}), " \
+               "so it would hold every earlier peak"
+    if not hasattr(_libc(), "malloc_trim"):
+        return "the C library has no malloc_trim, so buffers freed by earlier calls, still resident, would be " \
+               "reused unseen by RSS"
+    return None
+
+
+@functools.cache
+def _libc():
+    return ctypes.CDLL(None)
+
+
+def rss_peak(call):
+    """Bytes by which the process's RSS peaked during `call()` above its RSS just before (where
+    `rss_peak_unavailable_reason` has none).
+
+    The heap is trimmed first: glibc keeps the buffers earlier calls freed (up to 32 MB each) resident
+    for reuse, and a call reusing them would read 0; trimmed, their pages count again when touched
+    (but for a first and last page shared with a neighbour, resident before: up to 8 kB low).
+    Read while the result is alive: Linux then reads the exact RSS, but it records a peak at a free
+    from per-CPU counters, which may hold back up to max(32, 2 x CPUs) pages on each CPU for each of
+    RSS's three parts (anonymous, file, shared: 0.75 MB on 2 cores, 6 MB on 16). A peak made by
+    temporaries freed inside the call can read low by that much (0.3 MB of 32 MB here).
+    """
+    _libc().malloc_trim(0)
+    with open(CLEAR_REFS, "w") as clear_refs:
+        clear_refs.write("5")
+    before = _status_bytes("VmRSS")
+    result = call()  # held until the peak is read
+    peak = _status_bytes("VmHWM") - before
+    del result
+    return peak
+
+
+def _status_bytes(field):
+    with open(PROC_STATUS) as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name == field:
+                return int(value.split()[0]) * 1024  # kB
+    raise KeyError(f"no {field}")
 
 
 GPU_BACKENDS = ("mlx_gpu", "mps", "cuda", "mlx_gpu_compile")
@@ -590,6 +704,28 @@ class OpBenchmark(abc.ABC):
         asv reports the time of all BACK_TO_BACK calls; the tables divide it by BACK_TO_BACK.
         """
         self.backend.run_back_to_back(self.op, self.args, BACK_TO_BACK)
+
+    # asv's own peakmem_ is not added: it is the process's maximum RSS since it started, so it
+    # holds the imports (torch alone is hundreds of MB), the host and device copies of the inputs
+    # and every warm-up call, and it sees no GPU memory at all: it would say more about the harness
+    # than the op, for another process per case and backend.
+    def track_peak_memory(self, *params):
+        """Peak bytes one synchronised call holds beyond what was held just before it: the result and
+        every temporary alive at once. After `setup`'s warm-up, so it is the steady state (kernels
+        built, caches warm), not the first call's. MLX: its allocator's peak counter; cuda: torch's
+        caching allocator's peak (memory_allocated, not the cache it reserves); cpu: the process's
+        resident high-water mark (Linux only); mps: none (torch keeps no peak there), skipped."""
+        return self.backend.peak_memory(self.op, self.args)
+
+    track_peak_memory.unit = "bytes"
+    # A setup of its own, run by asv after the class's: the skip of a backend that cannot measure.
+    track_peak_memory.setup = lambda case, backend, *precision: _skip_without_memory_counter(backend)
+
+
+def _skip_without_memory_counter(backend_name):
+    reason = BACKENDS[backend_name].memory_unavailable_reason()
+    if reason:
+        raise NotImplementedError(f"{backend_name}: {reason}")
 
 
 def _gpu_only(method, params):

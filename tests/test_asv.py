@@ -1,7 +1,9 @@
 """The suite under asv itself: `asv check`, a quick real run read back by asv, skipping and
 restricting backends, and a case that raises on one backend failing alone."""
 
+import argparse
 import importlib.metadata
+import itertools
 import json
 import math
 import os
@@ -16,6 +18,7 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, selected_backends
 from conftest import ROOT
+from tests_support import HEAP_EDGES
 from tools import timeline
 
 MACHINE = "pytest-box"
@@ -227,24 +230,75 @@ def test_plain_asv_in_a_fresh_checkout_builds_the_timeline_itself(tmp_path):
     assert timeline.hashes(checkout / ".asv" / "mlx-timeline") == timeline.hashes()
 
 
+def asv_selection(run_args, names):
+    """The benchmarks of `names` ("module.Class.method") that `asv run` with `run_args` would run, by
+    asv's own parser and filter (a case and backend for each)."""
+    from asv.benchmarks import Benchmarks
+    from asv.commands import make_argparser
+
+    regexes = make_argparser()[0].parse_args(["run", *run_args]).bench
+    found = [{"name": name, "params": [["'dim=1'"], ["'cpu'"]]} for name in names]
+    return set(Benchmarks(argparse.Namespace(benchmark_dir="."), found, regex=regexes))
+
+
 def test_main_job_runs_module_by_module_unless_the_user_selects():
     from tools.bench import runs
     modules = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
-    assert [selection for _, selection in runs(["--quick"])] == [["--bench", f"^{m}\\."] for m in modules]
+    assert [part for part, _ in runs(["--quick"])] == [f"-{m}" for m in modules]
+    assert all(args[2:] == ["--quick"] for _, args in runs(["--quick"]))
+    first = asv_selection(runs(["--quick"])[0][1], ["bench_activations.ReLU.time_latency", "bench_floor.Floor.time_latency"])
+    assert first == {"bench_activations.ReLU.time_latency"}
     for own in (["--bench", "Softmax"], ["-b", "Sort"], ["--bench=Sum"]):
-        assert runs(own) == [("", [])]
+        assert len(runs(own)) == 1 and runs(own)[0][0] == ""
 
 
-def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
-    # A lost device or a time limit kills asv itself, which saves a run's results only at its end.
+SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
+               "bench_activations.ReLU.track_peak_memory", "bench_reductions.Sort.time_latency",
+               "bench_reductions.Sort.track_peak_memory"]
+
+
+@pytest.mark.parametrize("user_args, without, with_memory", [
+    ([], {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput"},
+     {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
+      "bench_activations.ReLU.track_peak_memory"}),
+    (["--bench", "ReLU"], {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput"},
+     {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
+      "bench_activations.ReLU.track_peak_memory"}),
+    (["-b^bench_reductions", "--bench=ReLU.time_l"],
+     {"bench_reductions.Sort.time_latency", "bench_activations.ReLU.time_latency"},
+     {"bench_reductions.Sort.time_latency", "bench_reductions.Sort.track_peak_memory",
+      "bench_activations.ReLU.time_latency"}),
+    (["--quick", "--bench", "memory"], set(),
+     {"bench_activations.ReLU.track_peak_memory", "bench_reductions.Sort.track_peak_memory"}),
+])
+def test_main_job_selection_leaves_memory_out_unless_asked(user_args, without, with_memory):
+    from tools.bench import runs
+    # The first run of the suite (bench_activations) where it goes module by module; the user's one run otherwise.
+    assert asv_selection(runs(user_args)[0][1], SUITE_NAMES) == without
+    assert asv_selection(runs(user_args, memory=True)[0][1], SUITE_NAMES) == with_memory
+
+
+def project_copy(tmp_path, modules):
+    """A copy of the project whose suite is the bench_* `modules` named (file name: source, or None
+    for the project's own), for main-job runs that must not touch the project's results."""
     project = tmp_path / "project"
     for part in ("tools", "timeline"):
         shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "benchmarks").mkdir()
-    for name in ("__init__.py", "common.py", "known_failures.py", "bench_floor.py"):
+    for name in ("__init__.py", "common.py", "known_failures.py"):
         shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
+    for name, source in modules.items():
+        if source is None:
+            shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
+        else:
+            (project / "benchmarks" / name).write_text(textwrap.dedent(source))
     shutil.copy(ROOT / "asv.conf.json", project)
-    (project / "benchmarks" / "bench_zz_lost_device.py").write_text(textwrap.dedent('''
+    return project
+
+
+def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
+    # A lost device or a time limit kills asv itself, which saves a run's results only at its end.
+    project = project_copy(tmp_path, {"bench_floor.py": None, "bench_zz_lost_device.py": '''
         import os
         import signal
 
@@ -261,7 +315,7 @@ def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
                     except (ProcessLookupError, PermissionError):
                         pass
                 os.kill(os.getpid(), signal.SIGKILL)
-    '''))
+    '''})
     env = dict(os.environ, MLXBENCH_BACKENDS="cpu", HOME=str(tmp_path))
     run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick"], cwd=project, env=env,
                          capture_output=True, text=True, start_new_session=True, timeout=600)
@@ -271,3 +325,88 @@ def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
     assert by_backend(loaded[0], "bench_floor.Floor.time_latency", "dim=1")["cpu"] > 0, "the finished module is kept"
     assert loaded[0].params["mlx"] == importlib.metadata.version("mlx"), "and carries its versions"
     assert "bench_zz_lost_device.LostDevice.time_latency" not in loaded[0].get_all_result_keys()
+
+
+def test_memory_is_an_asv_track_in_bytes_of_at_least_the_result_per_case_and_backend(tmp_path):
+    run, result, _ = quick_run(tmp_path, r"^bench_activations\.ReLU\.track_peak_memory", backends="")
+    name = "bench_activations.ReLU.track_peak_memory"
+    discovered = json.loads((tmp_path / "results" / "benchmarks.json").read_text())[name]
+    assert discovered["type"] == "track" and discovered["unit"] == "bytes"
+    assert set(result.get_all_result_keys()) == {name}, "asv's own selection: the memory benchmark alone"
+    result_bytes = 4 * 64 * 128 * 1024
+    for backend, peak in by_backend(result, name, "dim=64x128x1024").items():
+        if BACKENDS[backend].unavailable_reason() or BACKENDS[backend].memory_unavailable_reason():
+            assert math.isnan(peak), f"{backend} cannot measure here and should be skipped (NaN), got {peak}"
+        else:
+            assert result_bytes - HEAP_EDGES <= peak <= 2 * result_bytes, f"{backend}: {peak} bytes"
+    assert not math.isnan(by_backend(result, name, "dim=64x128x1024")["mlx_cpu"])
+
+
+def test_memory_benchmark_skips_through_asv_with_the_reason_where_it_cannot_measure(monkeypatch, capsys, tmp_path):
+    from asv_runner.discovery import get_benchmark_from_name
+
+    from benchmarks import common
+    bench = get_benchmark_from_name(str(ROOT / "benchmarks"), "bench_floor.Floor.track_peak_memory")
+    assert (bench.type, bench.unit) == ("track", "bytes")
+    bench.set_param_idx(list(itertools.product(*bench._params)).index(("dim=1", "cpu")))
+    monkeypatch.setattr(common, "CLEAR_REFS", str(tmp_path / "absent" / "clear_refs"))  # as on macOS
+    common.rss_peak_unavailable_reason.cache_clear()
+    try:
+        assert bench.do_setup() is True, "skipped, after the class's setup ran"
+    finally:
+        bench.do_teardown()
+        monkeypatch.undo()
+        common.rss_peak_unavailable_reason.cache_clear()
+    skipped = "asv: skipped: NotImplementedError(\"cpu: the process's peak RSS cannot be reset here"
+    assert skipped in capsys.readouterr().out
+
+
+NEGATE = '''
+    from .common import OpBenchmark, mx, torch
+
+    class Negate(OpBenchmark):
+        cases = ["dim=1000000"]  # 4 MB of float32: below glibc's default mmap threshold
+
+        def numpy(self, x):
+            return -x
+
+        def mlx(self, x):
+            return mx.negative(x)
+
+        def torch(self, x):
+            return torch.neg(x)
+'''
+
+
+def test_main_job_measures_memory_only_when_asked_and_writes_its_table(tmp_path):
+    project = project_copy(tmp_path, {"bench_tiny.py": NEGATE})
+    box, version = project / "results" / "box", importlib.metadata.version("mlx")
+    module_log = box / f"{timeline.build()[version][:8]}-mlx-{version}-bench_tiny.log"
+
+    def main_job(*args):
+        run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick", *args], cwd=project,
+                             env=dict(os.environ, MLXBENCH_BACKENDS="mlx_cpu,cpu", HOME=str(tmp_path)),
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        (loaded,) = asv_results.iter_results_for_machine(str(project / "results"), "box")
+        return loaded
+
+    alone = main_job("--memory", "--bench", "track_peak_memory")
+    assert set(alone.get_all_result_keys()) == {"bench_tiny.Negate.track_peak_memory"}
+    assert not (box / f"speedup-mlx-{version}.md").exists(), "no latency: no speedup table, and no error"
+    peaks = by_backend(alone, "bench_tiny.Negate.track_peak_memory", "dim=1000000")
+    assert all(4e6 - HEAP_EDGES <= peaks[backend] <= 8e6 for backend in ("mlx_cpu", "cpu")), peaks
+    assert all(math.isnan(peaks[backend]) for backend in ("mlx_gpu", "mps", "cuda")), peaks
+    table = (box / f"memory-mlx-{version}.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| Negate / dim=1000000 "))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "n/a" and 3.99 <= float(cells[2]) <= 8.0 and cells[3] == "n/a" and 3.99 <= float(cells[4]) <= 8.0
+    assert "peak memory in MB" in table.splitlines()[0]
+
+    (box / f"memory-mlx-{version}.md").unlink()
+    assert "bench_tiny.Negate.time_latency" in main_job().get_all_result_keys()
+    assert "track_peak_memory" not in module_log.read_text(), "module by module, memory left out"
+    assert (box / f"speedup-mlx-{version}.md").exists() and not (box / f"memory-mlx-{version}.md").exists()
+    main_job("--memory")
+    assert "bench_tiny.Negate.track_peak_memory" in module_log.read_text(), "and included when asked"
+    assert (box / f"speedup-mlx-{version}.md").exists() and (box / f"memory-mlx-{version}.md").exists()

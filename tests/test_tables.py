@@ -189,3 +189,34 @@ def test_throughput_metric_divides_by_the_calls_and_the_header_gives_the_floor(t
     assert cells[1:5] == ["1.00", "n/a", "1.19", "n/a"]  # half of 2.01 and 2.37 ms; no CPU throughput
     assert "floor (synchronised" in table(tmp_path).stdout.splitlines()[0]
     assert not any("Floor" in line for line in lines)
+
+
+def test_memory_metric_is_peak_mb_per_backend_with_failures_and_no_speedup_columns(tmp_path):
+    write_fake_results(tmp_path / "results", "box", memory=True, failed=("ReLU / dim=128x16x1024", "cpu"))
+    commit = timeline.build()["0.32.4"]
+    (tmp_path / "results" / "box" / f"{commit[:8]}-mlx-0.32.4-bench_activations.log").write_text(
+        "[ 90%] ··· bench_activations.ReLU.track_peak_memory    1/10 failed\n"
+        "              For parameters: 'dim=128x16x1024', 'cpu'\n"
+        "              MemoryError: simulated allocation failure\n\n")
+    run = table(tmp_path, "--metric", "memory")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert "peak memory in MB (10^6 bytes)" in lines[0] and "floor" not in lines[0]
+    rows = {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines
+                                              if line.startswith("| "))}
+    assert rows["Operation"] == ["mlx_gpu", "mlx_cpu", "mps", "cpu"], "no speedup columns: memory is no time"
+    assert rows["ReLU / dim=64x128x1024"] == ["n/a", "33.6", "n/a", "67.1"]  # 64x128x1024 float32, once and twice
+    assert rows["Sort / dim=64x128x1024 axi=0"] == ["n/a", "33.6", "n/a", "67.1"]
+    assert rows["ReLU / dim=128x16x1024"] == ["n/a", "8.39", "n/a", "failed [1]"]
+    assert "[1] MemoryError: simulated allocation failure" in run.stdout
+    as_json = json.loads(table(tmp_path, "--metric", "memory", "--format", "json").stdout)
+    relu = next(r for r in as_json if r["row"] == "ReLU / dim=64x128x1024")
+    assert relu["metric"] == "memory" and relu["mlx_cpu_mb"] == "33.6" and relu["cpu_mb"] == "67.1"
+
+
+def test_memory_table_of_results_without_memory_says_how_to_measure_it(tmp_path):
+    write_fake_results(tmp_path / "results", "box")
+    run = table(tmp_path, "--metric", "memory")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert ("have no memory figure of a case of the suite "
+            "(memory is measured by `python -m tools.bench --memory` only)") in run.stderr

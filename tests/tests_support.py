@@ -2,15 +2,20 @@
 (families beyond the reference table: skipped everywhere)."""
 
 import itertools
+import math
 from pathlib import Path
 
 from asv.machine import Machine
 from asv.results import Results
 from asv import util as asv_util
 
-from benchmarks.common import BACK_TO_BACK, op_families
+from benchmarks.common import BACK_TO_BACK, Case, op_families
 from conftest import ROOT
 from tools import speedup_table, timeline
+
+# A result in glibc's heap may share its first and last pages with a neighbour, resident before the
+# call: the process's RSS then grows by up to that much less than the result (common.rss_peak).
+HEAP_EDGES = 2 * 4096
 
 
 def reference_table_rows():
@@ -23,9 +28,10 @@ def reference_table_rows():
 
 
 def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None,
-                       throughput=False):
+                       throughput=False, memory=False):
     """One asv result file for `release` holding the reference table's milliseconds (`slower`: a
-    (row, backend) whose time is tripled)."""
+    (row, backend) whose time is tripled); with `memory`, peaks of the result's size on MLX's
+    backends and twice it on torch's where a time was measured."""
     results_dir = Path(results_dir)
     (results_dir / machine).mkdir(parents=True, exist_ok=True)
     asv_util.write_json(str(results_dir / machine / "machine.json"), {"machine": machine, "version": Machine.api_version},
@@ -54,6 +60,11 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
                             for c, v in zip(combos, values)]
             result.add_result(dict(benchmark, name=speedup_table.benchmark_key(family, "throughput")),
                               _Run(back_to_back), record_samples=False)
+        if memory:
+            peaks = [v if v is None or math.isnan(v) else 4 * family().output_elements(Case.parse(c[0]))
+                     * (1 if c[1].startswith("mlx") else 2) for c, v in zip(itertools.product(*family.params), values)]
+            result.add_result(dict(benchmark, name=speedup_table.benchmark_key(family, "memory")),
+                              _Run(peaks), record_samples=False)
     if throughput:
         floor = next(f for f in op_families() if f.__name__ == "Floor")
         benchmark = {"name": speedup_table.benchmark_key(floor), "version": "1",

@@ -1,7 +1,11 @@
 """The main job: run the suite with asv on this environment, keyed to the installed MLX release,
 then print this machine's speedup table and write it next to the results.
 
-    python -m tools.bench [--machine NAME] [--record-unlisted] [asv run options, e.g. --quick --bench Softmax]
+    python -m tools.bench [--machine NAME] [--record-unlisted] [--memory]
+                          [asv run options, e.g. --quick --bench Softmax]
+
+Peak memory (`track_peak_memory`) is left out unless --memory asks for it: asv runs it in a process
+of its own per case and backend, which would add a second pass over the suite to every run.
 """
 
 import argparse
@@ -45,14 +49,43 @@ def record_versions(machine, commit, versions):
         result.save(str(RESULTS))
 
 
-def runs(asv_args):
-    """(log name suffix, asv selection) per asv run. asv saves a run's results only when it ends, so
-    the whole suite runs module by module: a run cut short (a lost device, a time limit) costs one
-    module. A selection of the user's own (--bench) is one run."""
-    if any(arg in ("-b", "--bench") or arg.startswith(("-b", "--bench=")) for arg in asv_args):
-        return [("", [])]
-    modules = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
-    return [(f"-{module}", ["--bench", f"^{module}\\."]) for module in modules]
+MEMORY_BENCHMARK = "track_peak_memory"
+# asv matches --bench with re.search against "module.Class.method(param, ...)"; this start of a
+# pattern rejects the memory benchmark, so that a selection can leave it out with asv's own filter.
+_NOT_MEMORY = rf"^(?![^(]*\.{MEMORY_BENCHMARK}\()"
+
+
+def runs(asv_args, memory=False):
+    """(log name suffix, asv run arguments) per asv run. asv saves a run's results only when it ends,
+    so the whole suite runs module by module: a run cut short (a lost device, a time limit) costs one
+    module. A selection of the user's own (--bench) is one run. Without `memory` every selection,
+    the user's too, leaves out the memory benchmark."""
+    if not any(_is_bench_option(arg) for arg in asv_args):
+        modules = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
+        return [(f"-{module}", ["--bench", f"{'^' if memory else _NOT_MEMORY}{module}\\.", *asv_args])
+                for module in modules]
+    if memory:
+        return [("", list(asv_args))]
+    args, after_option = [], False
+    for arg in asv_args:
+        if after_option:
+            arg = _without_memory(arg)
+        elif arg.startswith("--bench="):
+            arg = "--bench=" + _without_memory(arg[len("--bench="):])
+        elif arg.startswith("-b") and arg != "-b":
+            arg = "-b" + _without_memory(arg[2:])
+        after_option = arg in ("-b", "--bench")
+        args.append(arg)
+    return [("", args)]
+
+
+def _is_bench_option(arg):
+    return arg in ("-b", "--bench") or arg.startswith(("-b", "--bench="))
+
+
+def _without_memory(pattern):
+    """`pattern` as asv applies it (re.search over the name), less the memory benchmark."""
+    return f"{_NOT_MEMORY}(?=.*?(?:{pattern}))"
 
 
 def release_commit(version, record_unlisted=False, repo=timeline.REPO):
@@ -71,6 +104,9 @@ def main(argv=None):
                         help="name the results are kept under: results/<machine>/ (default: host name)")
     parser.add_argument("--record-unlisted", action="store_true",
                         help="record an MLX that is not a listed release on a local timeline commit of its own")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure each case's peak memory (track_peak_memory: one more process per case "
+                             "and backend, left out by default) and write its table")
     args, asv_args = parser.parse_known_args(argv)
 
     try:  # the suite checks MLXBENCH_BACKENDS when it is imported
@@ -102,20 +138,29 @@ def main(argv=None):
         sys.exit(f"error: asv could not record machine {args.machine!r}")
     machine_dir = RESULTS / args.machine
     machine_dir.mkdir(parents=True, exist_ok=True)
-    for part, selection in runs(asv_args):
+    for part, run_args in runs(asv_args, args.memory):
         log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}.log"
         code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
-                   "--show-stderr", *selection, *asv_args, log=log)
+                   "--show-stderr", *run_args, log=log)
         if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
             if "No benchmarks selected" in log.read_text():
                 log.unlink()
                 sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
-                         "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency)")
+                         "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
+                         f"{MEMORY_BENCHMARK} only with --memory)")
             sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
         record_versions(args.machine, commit, versions)
 
-    table = machine_dir / f"speedup-mlx-{versions['mlx']}.md"
-    sys.exit(speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], "--output", str(table)]))
+    tables = {"speedup": [], "memory": ["--metric", "memory"]}
+    if not args.memory:
+        del tables["memory"]
+    elif not any(key.endswith(".time_latency") for result in iter_results_for_machine_and_hash(
+            str(RESULTS), args.machine, commit) for key in result.get_all_result_keys()):
+        del tables["speedup"]  # the memory benchmark alone was run: no latency to make a table of
+    codes = [speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], *metric,
+                                 "--output", str(machine_dir / f"{name}-mlx-{versions['mlx']}.md")])
+             for name, metric in tables.items()]
+    sys.exit(max(codes))
 
 
 if __name__ == "__main__":

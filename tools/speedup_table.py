@@ -2,11 +2,13 @@
 
     python -m tools.speedup_table [--machine NAME] [--release VERSION | --commit HASH]
                                   [--style speedup|ratio] [--format markdown|csv|json] [--output FILE]
+                                  [--metric latency|throughput|bandwidth|flops|memory]
 
 Milliseconds per backend, then how much faster mlx_gpu is than the GPU baseline (mps on Apple
 silicon, cuda on NVIDIA) and than mlx_cpu. `speedup` (the reference table's) is
 (baseline - mlx_gpu) / baseline: above 0 MLX's GPU is faster, 0.50 means it takes half the
-time. `ratio` is baseline / mlx_gpu: above 1 MLX's GPU is faster.
+time. `ratio` is baseline / mlx_gpu: above 1 MLX's GPU is faster. The roofline metrics (GB/s,
+TFLOP/s) and memory (peak MB per call) have no speedup columns.
 """
 
 import argparse
@@ -38,7 +40,8 @@ class TableError(Exception):
 
 
 def benchmark_key(family, metric="latency"):
-    return f"{family.__module__.split('.', 1)[1]}.{family.__name__}.time_{metric}"
+    method = "track_peak_memory" if metric == "memory" else f"time_{metric}"
+    return f"{family.__module__.split('.', 1)[1]}.{family.__name__}.{method}"
 
 
 def table_families():
@@ -112,7 +115,7 @@ def failure_reasons(log_path):
         if match:
             close()
             key, lines = (benchmark, match[1], match[2]), []
-        elif (bench := _BENCHMARK_LINE.search(line)) and ".time_" in bench[1]:
+        elif (bench := _BENCHMARK_LINE.search(line)) and (".time_" in bench[1] or ".track_" in bench[1]):
             close()
             benchmark, key, lines = bench[1], None, []
         elif key:
@@ -152,10 +155,13 @@ def _measured(value):
 def machine_rows(result, reasons, style, precision, metric="latency"):
     """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups."""
     rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
+    measured = "latency" if metric in ROOFLINE else metric
     for family in table_families():
-        values = cell_values(result, family, precision, "latency" if metric in ROOFLINE else metric)
+        values = cell_values(result, family, precision, measured)
         if metric in ROOFLINE:
             values = rates(values, family, metric)
+        elif metric == "memory":
+            values = {key: bytes_ / MEGABYTE if _measured(bytes_) else bytes_ for key, bytes_ in values.items()}
         for label in family.cases:
             row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
             for backend in (*MS_COLUMNS, "cuda"):
@@ -163,8 +169,8 @@ def machine_rows(result, reasons, style, precision, metric="latency"):
                 row["cells"][backend] = value
                 if value is None:
                     row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision,
-                                                          "latency" if metric in ROOFLINE else metric)
-            timed = metric not in ROOFLINE  # a speedup is a ratio of times
+                                                          measured)
+            timed = metric in TIME_METRICS  # a speedup is a ratio of times
             row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
             row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
             rows.append(row)
@@ -201,9 +207,17 @@ METRIC_NOTES = {
     "bandwidth": "achieved GB/s: the bytes a case must move (each input read once, the result written once) "
                  "over its latency",
     "flops": "achieved TFLOP/s: the floating-point operations a case must do over its latency",
+    "memory": "peak memory in MB (10^6 bytes): the most one synchronised call holds beyond what was held before "
+              "it, in steady state (MLX's and torch cuda's allocator peaks, torch cpu's resident high-water mark; "
+              "mps keeps no peak: n/a)",
 }
-TIME_METRICS = ("latency", "throughput")  # what asv measures; the roofline metrics are worked out from latency
+TIME_METRICS = ("latency", "throughput")  # what asv times; the roofline metrics are worked out from latency
+MEGABYTE = 1e6  # asv records memory in bytes
 ROOFLINE = {"bandwidth": ("bytes_moved", 1e9), "flops": ("flops", 1e12)}  # the family's method, unit
+
+
+MEASURED_WHERE = {"throughput": "throughput is measured on GPU backends only",
+                  "memory": "memory is measured by `python -m tools.bench --memory` only"}
 
 
 def rates(values, family, metric):
@@ -259,7 +273,7 @@ def header(machine, result, precision, metric="latency", ceilings=None):
     limits = ", ".join(f"{backend} {ceiling(ceilings, backend, metric, precision):.4g}" for backend in ceilings or {}
                        if ceiling(ceilings, backend, metric, precision))
     words = [f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}",
-             PRECISION_NOTES[precision], METRIC_NOTES[metric], floor_note(result),
+             PRECISION_NOTES[precision], METRIC_NOTES[metric], floor_note(result) if metric != "memory" else "",
              f"ceilings (tools/ceilings.py): {limits}; in brackets the share of it reached" if limits else ""]
     return "; ".join(word for word in words if word)
 
@@ -280,11 +294,11 @@ def render_markdown(sections, style, precision, metric):
                     line.append(f"failed [{len(footnotes)}]")
                 else:
                     line.append(_format_cell(value, metric, ceiling(ceilings, backend, metric, precision)))
-            if metric not in ROOFLINE:
+            if metric in TIME_METRICS:
                 line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
             table.append(line)
         head = ["Operation", *columns]
-        if metric not in ROOFLINE:
+        if metric in TIME_METRICS:
             head += [f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
         out.append(f"**{header(machine, result, precision, metric, ceilings)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
@@ -304,8 +318,8 @@ def _format_ms(value):
 
 
 def _format_cell(value, metric, limit=None):
-    """A cell: milliseconds, or for a roofline metric the achieved rate and its share of the ceiling."""
-    if metric not in ROOFLINE or not _measured(_num(value)):
+    """A cell: milliseconds; for a roofline metric the achieved rate and its share of the ceiling; MB."""
+    if metric in TIME_METRICS or not _measured(_num(value)):
         return _format_ms(value)
     figure = f"{value:.0f}" if value >= 100 else f"{value:.3g}"
     return figure + (f" ({value / limit:.0%})" if limit else "")
@@ -316,7 +330,7 @@ def _format_speedup(value):
 
 
 def flat_rows(sections, style, precision, metric):
-    unit = {"bandwidth": "gbs", "flops": "tflops"}.get(metric, "ms")
+    unit = {"bandwidth": "gbs", "flops": "tflops", "memory": "mb"}.get(metric, "ms")
     for machine, result, rows, baseline, ceilings in sections:
         for row in rows:
             record = {"machine": machine, "mlx": result.params.get("mlx"), "torch": result.params.get("torch"),
@@ -376,8 +390,9 @@ def build_sections(results_dir, machine, release, commit, style, precision, metr
             reasons.update(failure_reasons(log))  # the newest run's reason wins
         rows, baseline = machine_rows(result, reasons, style, precision, metric)
         if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
+            where = f" ({MEASURED_WHERE[metric]})" if metric in MEASURED_WHERE else ""
             raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {metric} figure "
-                             "of a case of the suite (throughput is measured on GPU backends only)")
+                             f"of a case of the suite{where}")
         sections.append((name, result, rows, baseline, load_ceilings(results_dir, name) if metric in ROOFLINE else {}))
     return sections
 
@@ -394,7 +409,8 @@ def main(argv=None):
                         help="for MatMul, Linear and convolutions: strict float32 or tf32 (default: strict)")
     parser.add_argument("--metric", choices=tuple(METRIC_NOTES), default="latency",
                         help="latency: one synchronisation per call (the reference table's); throughput: back to back; "
-                             "bandwidth, flops: the roofline, from latency")
+                             "bandwidth, flops: the roofline, from latency; memory: peak MB per call "
+                             "(measured by `python -m tools.bench --memory` only)")
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
