@@ -191,6 +191,19 @@ def test_throughput_metric_divides_by_the_calls_and_the_header_gives_the_floor(t
     assert not any("Floor" in line for line in lines)
 
 
+def test_compiled_adds_mlx_gpu_compile_and_the_baselines_speedup_over_it(tmp_path):
+    write_fake_results(tmp_path / "results", "box", with_gpu=True, compiled=True)
+    lines = table(tmp_path, "--compiled").stdout.splitlines()
+    head = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    assert head[1:3] == ["mlx_gpu", "mlx_gpu_compile"] and head[-1] == "mps/mlx_gpu_compile speedup"
+    argmax = next(line for line in lines if "Argmax / dim=64x1024x128 axi=0" in line)
+    cells = dict(zip(head, (cell.strip() for cell in argmax.strip("|").split("|"))))
+    assert cells["mlx_gpu"] == "2.01" and cells["mlx_gpu_compile"] == "1.00"  # half, as written
+    mps = float(cells["mps"])
+    assert float(cells["mps/mlx_gpu_compile speedup"]) == pytest.approx((mps - 1.005) / mps, abs=0.006)
+    assert "mlx_gpu_compile" not in table(tmp_path).stdout, "only on request"
+
+
 def test_memory_metric_is_peak_mb_per_backend_with_failures_and_no_speedup_columns(tmp_path):
     write_fake_results(tmp_path / "results", "box", memory=True, failed=("ReLU / dim=128x16x1024", "cpu"))
     commit = timeline.build()["0.32.4"]

@@ -28,10 +28,11 @@ def reference_table_rows():
 
 
 def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None,
-                       throughput=False, memory=False):
+                       throughput=False, memory=False, compiled=False):
     """One asv result file for `release` holding the reference table's milliseconds (`slower`: a
     (row, backend) whose time is tripled); with `memory`, peaks of the result's size on MLX's
-    backends and twice it on torch's where a time was measured."""
+    backends and twice it on torch's where a time was measured; with `compiled`, mlx_gpu_compile at half
+    mlx_gpu's time (with_gpu)."""
     results_dir = Path(results_dir)
     (results_dir / machine).mkdir(parents=True, exist_ok=True)
     asv_util.write_json(str(results_dir / machine / "machine.json"), {"machine": machine, "version": Machine.api_version},
@@ -45,9 +46,12 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
         values = []
         for label, backend, *precision in itertools.product(*family.params):
             row = reference.get(f"{family.__name__} / {label}")  # None: a family beyond the reference table
-            present = backend in ("mlx_cpu", "cpu") or (with_gpu and backend in ("mlx_gpu", "mps"))
+            present = (backend in ("mlx_cpu", "cpu") or (with_gpu and backend in ("mlx_gpu", "mps"))
+                       or (with_gpu and compiled and backend == "mlx_gpu_compile"))
             measured = row is not None and present and precision in ([], ["strict"])
-            value = row[column[backend]] / 1e3 if measured else float("nan")
+            value = float("nan")
+            if measured:
+                value = row[column["mlx_gpu"]] / 2e3 if backend == "mlx_gpu_compile" else row[column[backend]] / 1e3
             if slower == (f"{family.__name__} / {label}", backend):
                 value *= 3
             values.append(None if failed == (f"{family.__name__} / {label}", backend) else value)
@@ -69,7 +73,7 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
         floor = next(f for f in op_families() if f.__name__ == "Floor")
         benchmark = {"name": speedup_table.benchmark_key(floor), "version": "1",
                      "params": [[repr(v) for v in values_] for values_ in floor.params]}
-        result.add_result(benchmark, _Run([2.5e-5, 1e-5, 2e-6, 3e-5, float("nan")]), record_samples=False)
+        result.add_result(benchmark, _Run([2.5e-5, 1e-5, 2e-6, 3e-5, float("nan"), float("nan")]), record_samples=False)
     result.save(str(results_dir))
     if failed:
         row, backend = failed

@@ -33,6 +33,7 @@ from tools import timeline
 
 RESULTS = timeline.ROOT / "results"
 MS_COLUMNS = ("mlx_gpu", "mlx_cpu", "mps", "cpu")
+COMPILED = "mlx_gpu_compile"  # a column on request (--compiled)
 
 
 class TableError(Exception):
@@ -152,8 +153,9 @@ def _measured(value):
     return value is not None and not math.isnan(value)
 
 
-def machine_rows(result, reasons, style, precision, metric="latency"):
-    """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups."""
+def machine_rows(result, reasons, style, precision, metric="latency", compiled=False):
+    """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups; with
+    `compiled`, mlx_gpu_compile's cells and the GPU baseline's speedup over it too."""
     rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
     measured = "latency" if metric in ROOFLINE else metric
     for family in table_families():
@@ -164,7 +166,7 @@ def machine_rows(result, reasons, style, precision, metric="latency"):
             values = {key: bytes_ / MEGABYTE if _measured(bytes_) else bytes_ for key, bytes_ in values.items()}
         for label in family.cases:
             row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
-            for backend in (*MS_COLUMNS, "cuda"):
+            for backend in (*MS_COLUMNS, "cuda", *(COMPILED,) * compiled):
                 value = values.get((label, backend), "not run")
                 row["cells"][backend] = value
                 if value is None:
@@ -173,6 +175,9 @@ def machine_rows(result, reasons, style, precision, metric="latency"):
             timed = metric in TIME_METRICS  # a speedup is a ratio of times
             row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
             row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
+            if compiled:
+                row["compiled_speedup"] = (speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"][COMPILED]), style)
+                                           if timed else None)
             rows.append(row)
     return rows, gpu_baseline
 
@@ -283,6 +288,9 @@ def render_markdown(sections, style, precision, metric):
     for machine, result, rows, baseline, ceilings in sections:
         footnotes = []
         columns = [c for c in MS_COLUMNS if c != "mps" or baseline == "mps"] + (["cuda"] if baseline == "cuda" else [])
+        compiled = bool(rows) and "compiled_speedup" in rows[0]
+        if compiled:
+            columns.insert(1, COMPILED)
         word = "ratio" if style == "ratio" else "speedup"
         table = []
         for row in rows:
@@ -296,10 +304,13 @@ def render_markdown(sections, style, precision, metric):
                     line.append(_format_cell(value, metric, ceiling(ceilings, backend, metric, precision)))
             if metric in TIME_METRICS:
                 line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
+                if compiled:
+                    line.append(_format_speedup(row["compiled_speedup"]))
             table.append(line)
         head = ["Operation", *columns]
         if metric in TIME_METRICS:
             head += [f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
+            head += [f"{baseline}/{COMPILED} {word}"] * compiled
         out.append(f"**{header(machine, result, precision, metric, ceilings)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
                             colalign=("left",) + ("right",) * (len(head) - 1)))
@@ -339,6 +350,8 @@ def flat_rows(sections, style, precision, metric):
                 record[f"{backend}_{unit}"] = _format_cell(value, metric)
             record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
             record[f"mlx_cpu_vs_mlx_gpu_{style}"] = _format_speedup(row["cpu_speedup"])
+            if "compiled_speedup" in row:
+                record[f"{baseline}_vs_{COMPILED}_{style}"] = _format_speedup(row["compiled_speedup"])
             record["failures"] = "; ".join(f"{b}: {n}" for b, n in row["notes"].items())
             yield record
 
@@ -381,14 +394,14 @@ def write_atomically(path, content):
     os.replace(tmp.name, path)
 
 
-def build_sections(results_dir, machine, release, commit, style, precision, metric="latency"):
+def build_sections(results_dir, machine, release, commit, style, precision, metric="latency", compiled=False):
     sections = []
     for name, results in sorted(load_results(results_dir, machine).items()):
         result = pick_result(results, name, release, commit)
         reasons = {}
         for log in sorted(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), key=os.path.getmtime):
             reasons.update(failure_reasons(log))  # the newest run's reason wins
-        rows, baseline = machine_rows(result, reasons, style, precision, metric)
+        rows, baseline = machine_rows(result, reasons, style, precision, metric, compiled)
         if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
             where = f" ({MEASURED_WHERE[metric]})" if metric in MEASURED_WHERE else ""
             raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {metric} figure "
@@ -411,13 +424,15 @@ def main(argv=None):
                         help="latency: one synchronisation per call (the reference table's); throughput: back to back; "
                              "bandwidth, flops: the roofline, from latency; memory: peak MB per call "
                              "(measured by `python -m tools.bench --memory` only)")
+    parser.add_argument("--compiled", action="store_true",
+                        help=f"add {COMPILED} (MLX's op wrapped in mx.compile) and the GPU baseline's speedup over it")
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
     parser.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
 
     def table():
         sections = build_sections(args.results, args.machine, args.release, args.commit, args.style, args.precision,
-                                  args.metric)
+                                  args.metric, args.compiled)
         return render(sections, args.style, args.format, args.precision, args.metric)
 
     return emit(table, args.output)
