@@ -62,18 +62,22 @@ def mlx_compiled(fn):
     return call
 
 
+def _selection(variable, value, allowed, noun, default):
+    """The names a comma-separated environment variable selects (`default` when unset or empty); an
+    unknown name is one line naming the fix."""
+    if value is None:
+        value = os.environ.get(variable, "")
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise ValueError(f"{variable}={value!r} names unknown {noun} {', '.join(unknown)}; "
+                         f"use a comma-separated subset of {','.join(allowed)}")
+    return names or default
+
+
 def selected_backends(value=None):
     """The backend names `MLXBENCH_BACKENDS` allows (all when unset); an unknown name is an error."""
-    if value is None:
-        value = os.environ.get(BACKENDS_VARIABLE, "")
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in BACKEND_NAMES]
-    if unknown:
-        raise ValueError(
-            f"{BACKENDS_VARIABLE}={value!r} names unknown backend {', '.join(unknown)}; "
-            f"use a comma-separated subset of {','.join(BACKEND_NAMES)}"
-        )
-    return tuple(names) or BACKEND_NAMES
+    return _selection(BACKENDS_VARIABLE, value, BACKEND_NAMES, "backend", BACKEND_NAMES)
 
 
 # Checked at import so that a typo stops `asv run` at discovery, before anything is timed.
@@ -95,14 +99,7 @@ def check_precision(precision):
 
 def selected_precisions(value=None):
     """The modes `MLXBENCH_PRECISIONS` allows (both when unset); an unknown mode is an error."""
-    if value is None:
-        value = os.environ.get(PRECISIONS_VARIABLE, "")
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
-    for name in names:
-        if name not in PRECISIONS:
-            raise ValueError(f"{PRECISIONS_VARIABLE}={value!r} names unknown precision mode {name}; "
-                             f"use a comma-separated subset of {','.join(PRECISIONS)}")
-    return names or PRECISIONS
+    return _selection(PRECISIONS_VARIABLE, value, PRECISIONS, "precision mode", PRECISIONS)
 
 
 selected_precisions()
