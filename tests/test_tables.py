@@ -57,6 +57,13 @@ def test_markdown_table_has_every_row_numbers_na_and_footnoted_failures(tmp_path
     assert "[1] RuntimeError: simulated kernel error" in run.stdout
 
 
+def test_a_failure_of_a_family_with_precision_modes_gets_its_reason(tmp_path):
+    write_fake_results(tmp_path / "results", "box", failed=("Conv2d / dim=100x28x28x3 dim=8x3x3x3", "cpu"))
+    run = table(tmp_path)
+    conv = next(line for line in run.stdout.splitlines() if "Conv2d / dim=100x28x28x3 dim=8x3x3x3" in line)
+    assert "failed [1]" in conv and "[1] RuntimeError: simulated kernel error" in run.stdout
+
+
 def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     write_fake_results(tmp_path / "results", "box", with_gpu=True)
     as_json = json.loads(table(tmp_path, "--format", "json", "--style", "ratio").stdout)

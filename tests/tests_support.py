@@ -62,11 +62,12 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
     result.save(str(results_dir))
     if failed:
         row, backend = failed
-        family, label = row.split(" / ", 1)
-        key = next(speedup_table.benchmark_key(f) for f in op_families() if f.__name__ == family)
+        family_name, label = row.split(" / ", 1)
+        family = next(f for f in op_families() if f.__name__ == family_name)
+        combo = (label, backend, "strict")[:len(family.params)]  # asv names every parameter, the mode too
         (results_dir / machine / f"{commit[:8]}-mlx-{release}.log").write_text(
-            f"[ 50%] ··· {key}    1/85 failed\n"
-            f"              For parameters: '{label}', '{backend}'\n"
+            f"[ 50%] ··· {speedup_table.benchmark_key(family)}    1/85 failed\n"
+            f"              For parameters: {', '.join(repr(v) for v in combo)}\n"
             "              Traceback (most recent call last):\n"
             "              RuntimeError: simulated kernel error\n\n"
         )

@@ -94,11 +94,12 @@ def pick_result(results, machine, release=None, commit=None):
 
 
 _BENCHMARK_LINE = re.compile(r"··· (\S+)\s")
-_PARAMETERS_LINE = re.compile(r"^\s*For parameters: '(.*)', '(\w+)'\s*$")
+_PARAMETERS_LINE = re.compile(r"^\s*For parameters: ('.*')\s*$")
 
 
 def failure_reasons(log_path):
-    """{(benchmark, case, backend): last line of what the failing process printed}, from the run log."""
+    """{(benchmark, case, backend, precision): last line of what the failing process printed}, from the
+    run log (precision None for families without one)."""
     reasons, key, lines = {}, None, []
 
     def close():
@@ -111,7 +112,8 @@ def failure_reasons(log_path):
         match = _PARAMETERS_LINE.match(line)
         if match:
             close()
-            key, lines = (benchmark, match[1], match[2]), []
+            case, backend, *modes = re.findall(r"'([^']*)'", match[1])
+            key, lines = (benchmark, case, backend, modes[0] if modes else None), []
         elif (bench := _BENCHMARK_LINE.search(line)) and ".time_" in bench[1]:
             close()
             benchmark, key, lines = bench[1], None, []
@@ -181,7 +183,7 @@ def _has_data(result, backend):
 
 
 def _failure_note(reasons, family, label, backend, result, precision, metric):
-    reason = reasons.get((benchmark_key(family, metric), label, backend))
+    reason = reasons.get((benchmark_key(family, metric), label, backend, precision if family.uses_matrix_units else None))
     known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend)
              and result.params.get("mlx") in f.mlx_versions and f.precision in ("any", precision)]
     if known:
