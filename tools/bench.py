@@ -1,5 +1,6 @@
 """The main job: run the suite with asv on this environment, keyed to the installed MLX release,
-then print this machine's speedup table and write it next to the results.
+then print this machine's speedup table (one per dtype MLXBENCH_DTYPES selects) and write it next to the
+results.
 
     python -m tools.bench [--machine NAME] [--record-unlisted] [asv run options, e.g. --quick --bench Softmax]
 """
@@ -75,7 +76,7 @@ def main(argv=None):
 
     try:  # the suite checks MLXBENCH_BACKENDS when it is imported
         from benchmarks.common import (BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE, selected_backends,
-                                       selected_precisions)
+                                       selected_dtypes, selected_precisions)
         from tools import speedup_table
     except ValueError as error:
         sys.exit(f"error: {error}")
@@ -114,8 +115,12 @@ def main(argv=None):
             sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
         record_versions(args.machine, commit, versions)
 
-    table = machine_dir / f"speedup-mlx-{versions['mlx']}.md"
-    sys.exit(speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], "--output", str(table)]))
+    failed = 0
+    for dtype in selected_dtypes():  # float32's table keeps its name
+        table = machine_dir / f"speedup-mlx-{versions['mlx']}{'' if dtype == 'float32' else '-' + dtype}.md"
+        failed |= speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], "--dtype", dtype,
+                                      "--output", str(table)])
+    sys.exit(failed)
 
 
 if __name__ == "__main__":
