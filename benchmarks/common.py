@@ -63,18 +63,22 @@ def mlx_compiled(fn):
     return call
 
 
+def _selection(variable, value, allowed, noun, default):
+    """The names a comma-separated environment variable selects (`default` when unset or empty); an
+    unknown name is one line naming the fix."""
+    if value is None:
+        value = os.environ.get(variable, "")
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise ValueError(f"{variable}={value!r} names unknown {noun} {', '.join(unknown)}; "
+                         f"use a comma-separated subset of {','.join(allowed)}")
+    return names or default
+
+
 def selected_backends(value=None):
     """The backend names `MLXBENCH_BACKENDS` allows (all when unset); an unknown name is an error."""
-    if value is None:
-        value = os.environ.get(BACKENDS_VARIABLE, "")
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in BACKEND_NAMES]
-    if unknown:
-        raise ValueError(
-            f"{BACKENDS_VARIABLE}={value!r} names unknown backend {', '.join(unknown)}; "
-            f"use a comma-separated subset of {','.join(BACKEND_NAMES)}"
-        )
-    return tuple(names) or BACKEND_NAMES
+    return _selection(BACKENDS_VARIABLE, value, BACKEND_NAMES, "backend", BACKEND_NAMES)
 
 
 # Checked at import so that a typo stops `asv run` at discovery, before anything is timed.
@@ -96,17 +100,39 @@ def check_precision(precision):
 
 def selected_precisions(value=None):
     """The modes `MLXBENCH_PRECISIONS` allows (both when unset); an unknown mode is an error."""
-    if value is None:
-        value = os.environ.get(PRECISIONS_VARIABLE, "")
-    names = tuple(name.strip() for name in value.split(",") if name.strip())
-    for name in names:
-        if name not in PRECISIONS:
-            raise ValueError(f"{PRECISIONS_VARIABLE}={value!r} names unknown precision mode {name}; "
-                             f"use a comma-separated subset of {','.join(PRECISIONS)}")
-    return names or PRECISIONS
+    return _selection(PRECISIONS_VARIABLE, value, PRECISIONS, "precision mode", PRECISIONS)
 
 
 selected_precisions()
+
+DTYPES = ("float32", "float16", "bfloat16")
+"""The floating dtypes an op family runs in: its floating inputs are converted to it (indices stay
+int32) and both frameworks compute and return it. The `tf32` mode exists for float32 only."""
+
+DTYPES_VARIABLE = "MLXBENCH_DTYPES"
+DEFAULT_DTYPES = ("float32",)  # each dtype is another process per case and backend: more only when asked
+
+
+def selected_dtypes(value=None):
+    """The dtypes `MLXBENCH_DTYPES` allows (float32 when unset); an unknown dtype is an error."""
+    return _selection(DTYPES_VARIABLE, value, DTYPES, "dtype", DEFAULT_DTYPES)
+
+
+selected_dtypes()
+
+EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7}  # 9.8e-4, 7.8e-3: spacing of the dtype's numbers at 1
+
+
+def rounded_to(host, dtype):
+    """Float32 `host` as float64, after rounding to `dtype` as a backend does when it converts (to
+    nearest, ties to even): the reference then starts from the very values the backends compute on."""
+    if dtype == "float16":
+        return host.astype(np.float16).astype(np.float64)
+    if dtype == "bfloat16":  # the top 16 bits of float32, rounded on the 17th (NumPy has no bfloat16)
+        bits = host.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    return host.astype(np.float64)
 
 
 # MLX's CUDA backend reads MLX_ENABLE_TF32 once per process, at first use, and multiplies float32
@@ -163,8 +189,9 @@ class Backend(abc.ABC):
         return False
 
     @abc.abstractmethod
-    def array(self, host):
-        """`host` (a NumPy array) on this backend, fully materialised."""
+    def array(self, host, dtype=None):
+        """`host` (a NumPy array) on this backend, converted to `dtype` (a name of DTYPES; None: host's
+        own), fully materialised."""
 
     @abc.abstractmethod
     def run(self, fn, args):
@@ -176,7 +203,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def to_numpy(self, result):
-        """A result of `run` as a NumPy array."""
+        """A result of `run` as a NumPy array (bfloat16 as float32, which holds it exactly)."""
 
     def compiled(self, fn, key):
         """`fn` as this backend calls it for case `key` (the same `fn` but on mlx_gpu_compile)."""
@@ -216,8 +243,10 @@ class MLXBackend(Backend):
         finally:
             mx.set_default_device(previous)
 
-    def array(self, host):
+    def array(self, host, dtype=None):
         result = mx.array(host)
+        if dtype is not None:
+            result = result.astype(getattr(mx, dtype))
         mx.eval(result)
         return result
 
@@ -232,7 +261,7 @@ class MLXBackend(Backend):
         mx.synchronize()
 
     def to_numpy(self, result):
-        return np.array(result)
+        return np.array(result.astype(mx.float32) if result.dtype == mx.bfloat16 else result)
 
     def memory_unavailable_reason(self):
         if _mlx_memory_counters() is None:
@@ -304,11 +333,15 @@ class TorchBackend(Backend):
             # Both set explicitly: torch's defaults differ (matmul float32, cuDNN convolutions TF32).
             torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
             torch.backends.cudnn.allow_tf32 = precision == "tf32"
+            # torch's float16 and bfloat16 matmuls may sum partial products in the dtype by default;
+            # MLX's CUDA ones sum in float32 (cuBLAS's 32F compute type).
+            torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
+            torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
         with torch.inference_mode():
             yield
 
-    def array(self, host):
-        result = torch.from_numpy(host).to(self.device)
+    def array(self, host, dtype=None):
+        result = torch.from_numpy(host).to(self.device, dtype=None if dtype is None else getattr(torch, dtype))
         self.synchronize()
         return result
 
@@ -329,7 +362,7 @@ class TorchBackend(Backend):
             torch.mps.synchronize()
 
     def to_numpy(self, result):
-        return result.cpu().numpy()
+        return (result.float() if result.dtype == torch.bfloat16 else result).cpu().numpy()
 
     def memory_unavailable_reason(self):
         if self.device == "mps":
@@ -542,9 +575,9 @@ def host_inputs(family, label):
 
 # asv reruns setup before every sample: inputs are built once per process and reused.
 @functools.lru_cache(maxsize=1)
-def backend_inputs(family, label, backend_name):
+def backend_inputs(family, label, backend_name, dtype="float32"):
     backend = BACKENDS[backend_name]
-    arrays = [backend.array(host) for host in host_inputs(family, label)]
+    arrays = [backend.array(host, dtype if host.dtype == np.float32 else None) for host in host_inputs(family, label)]
     if backend.framework == "torch":
         arrays = family().torch_layout(*arrays)
     return tuple(arrays)
@@ -578,11 +611,18 @@ class OpBenchmark(abc.ABC):
 
     cases = ()
     uses_matrix_units = False  # MatMul, Linear, convolutions: they get a `precision` parameter
+    dtypes = DTYPES  # a family of float32 alone has no `dtype` parameter
     in_tables = True  # False for the floor: its figure heads a table, it is not a row
     # Largest accepted max|result - reference| / max|reference| (normwise, float32 rounding), and
     # for the tf32 mode: TF32 keeps 10 mantissa bits, about 3e-4 off on a 1024-term dot product.
     tolerance = 2e-6
     tf32_tolerance = 5e-3
+    # In float16 and bfloat16, this many of the dtype's EPSILON. The reference starts from the inputs
+    # rounded to the dtype, so what is left is the op's own rounding: its result's (half an epsilon)
+    # and its steps' where it computes in the dtype. A family whose op rounds more says so here; none
+    # needs to on the CPU backends (0.9 epsilon at most: their sums, matmuls, norms and softmax
+    # accumulate in float32).
+    epsilons = 2
 
     # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
     # sample, so each sample is one synchronised call). One process per case and backend
@@ -603,7 +643,26 @@ class OpBenchmark(abc.ABC):
         if cls.uses_matrix_units:
             cls.params.append(list(PRECISIONS))
             cls.param_names.append("precision")
-        cls.time_throughput = _gpu_only(OpBenchmark.time_throughput, cls.params)
+        if cls.dtypes != ("float32",):
+            cls.params.append(list(cls.dtypes))
+            cls.param_names.append("dtype")
+        cls.time_latency = _skipping(OpBenchmark.time_latency, cls, _not_to_run)
+        cls.time_throughput = _skipping(OpBenchmark.time_throughput, cls,
+                                        lambda named: _not_to_run(named) or named["backend"] not in GPU_BACKENDS)
+
+    @classmethod
+    def modes(cls, *values):
+        """(precision, dtype) from the parameters after case and backend; a family without one of
+        them has its default, strict or float32."""
+        named = dict(zip(cls.param_names[2:], values))
+        return named.get("precision", "strict"), named.get("dtype", "float32")
+
+    @classmethod
+    def tolerance_for(cls, precision="strict", dtype="float32"):
+        """The largest normwise error against float64 accepted in this precision mode and dtype."""
+        if dtype != "float32":
+            return cls.epsilons * EPSILON[dtype]
+        return cls.tolerance if precision == "strict" else cls.tf32_tolerance
 
     # --- the op, defined once -------------------------------------------------------------
 
@@ -654,18 +713,19 @@ class OpBenchmark(abc.ABC):
 
     # --- binding a case to a backend ------------------------------------------------------
 
-    def prepare(self, label, backend):
+    def prepare(self, label, backend, dtype="float32"):
         """The call and its inputs for one case on one backend, ready to time."""
         case = Case.parse(label)
         op = getattr(self, backend.framework)
         if case.axis is not None:
             op = functools.partial(op, axis=case.axis)
-        return backend.compiled(op, (type(self).__name__, label)), backend_inputs(type(self), label, backend.name)
+        return (backend.compiled(op, (type(self).__name__, label, dtype)),
+                backend_inputs(type(self), label, backend.name, dtype))
 
-    def compute(self, label, backend, precision="strict"):
+    def compute(self, label, backend, precision="strict", dtype="float32"):
         """The op's result on `backend`, as NumPy, in MLX's layout."""
-        with backend.session(precision):
-            op, args = self.prepare(label, backend)
+        with backend.session(precision), self.lacking_dtype_skips(label, backend, dtype):
+            op, args = self.prepare(label, backend, dtype)
             result = backend.to_numpy(backend.run(op, args))
         if backend.framework == "torch":
             result = self.torch_result(result)
@@ -674,20 +734,49 @@ class OpBenchmark(abc.ABC):
     def row_name(self, label):
         return f"{type(self).__name__} / {label}"
 
-    def reference(self, label):
+    def reference(self, label, dtype="float32"):
         case = Case.parse(label)
-        inputs = [a.astype(np.float64) if a.dtype == np.float32 else a for a in host_inputs(type(self), label)]
+        inputs = [rounded_to(a, dtype) if a.dtype == np.float32 else a for a in host_inputs(type(self), label)]
         options = {} if case.axis is None else {"axis": case.axis}
         return self.comparable(self.numpy(*inputs, **options))
 
     # --- asv ------------------------------------------------------------------------------
 
-    def setup(self, case, backend, precision="strict"):
+    def setup(self, case, backend, *modes):
+        precision, dtype = self.modes(*modes)
         self.backend = verified_backend(backend, precision)
         self._session = contextlib.ExitStack()
         self._session.enter_context(self.backend.session(precision))
-        self.op, self.args = self.prepare(case, self.backend)
-        warm_up((type(self).__name__, case, backend, precision), self.backend, self.op, self.args)
+        with self.lacking_dtype_skips(case, self.backend, dtype):
+            self.op, self.args = self.prepare(case, self.backend, dtype)
+            warm_up((type(self).__name__, case, backend, precision, dtype), self.backend, self.op, self.args)
+
+    @contextlib.contextmanager
+    def lacking_dtype_skips(self, label, backend, dtype):
+        """An error inside that means the framework lacks the op in `dtype` on `backend` turns into
+        NotImplementedError (asv's skip), saying so. Lacking is told by trying, not from a list: a small
+        form of the case (same rank and axis) fails in `dtype` as well but runs in float32. An error of
+        the full-size case alone is a failure, as in float32, never a skip."""
+        try:
+            yield
+        except Exception as error:
+            if dtype == "float32" or isinstance(error, NotImplementedError) or not self._lacks(label, backend, dtype):
+                raise
+            first_line = (str(error).splitlines() or [""])[0]
+            raise NotImplementedError(f"{backend.name} has no {dtype} {type(self).__name__} here "
+                                      f"({type(error).__name__}: {first_line})") from error
+
+    def _lacks(self, label, backend, dtype):
+        small = Case.parse(label).scaled_down(DTYPE_PROBE_ELEMENTS).label
+
+        def runs(probe_dtype):
+            try:
+                backend.run(*self.prepare(small, backend, probe_dtype))
+            except Exception:
+                return False
+            return True
+
+        return runs("float32") and not runs(dtype)
 
     def teardown(self, *params):
         # asv calls teardown after a skipping setup too, when there is no session.
@@ -728,15 +817,29 @@ def _skip_without_memory_counter(backend_name):
         raise NotImplementedError(f"{backend_name}: {reason}")
 
 
-def _gpu_only(method, params):
-    """`method` skipped (by asv, before any setup) for every parameter combination off the GPU."""
+DTYPE_PROBE_ELEMENTS = 2**16  # the small form of a case that tells a lacking dtype from a failure
+
+
+def _skipping(method, family, skipped):
+    """`method` skipped by asv (its setup never runs) for every parameter combination of `family` that
+    `skipped` accepts (it gets the combination as {parameter name: value})."""
 
     @functools.wraps(method)
-    def gpu_method(self, *values):
+    def skipping_method(self, *values):
         return method(self, *values)
 
-    gpu_method.skip_params = [combo for combo in itertools.product(*params) if combo[1] not in GPU_BACKENDS]
-    return gpu_method
+    skipping_method.skip_params = [combo for combo in itertools.product(*family.params)
+                                   if skipped(dict(zip(family.param_names, combo)))]
+    return skipping_method
+
+
+def _not_to_run(named):
+    """A dtype that MLXBENCH_DTYPES leaves out, or TF32 with a dtype other than float32 (TF32 is a way
+    to multiply float32: nothing else has it)."""
+    dtype = named.get("dtype")
+    if dtype is None:  # a float32-only family: what MLXBENCH_DTYPES selects does not concern it
+        return False
+    return dtype not in selected_dtypes() or (dtype != "float32" and named.get("precision") == "tf32")
 
 
 def op_families():

@@ -18,6 +18,7 @@ class KnownFailure:
     reason: str
     seen: str  # date and device where it was seen
     precision: str = "any"  # "strict" or "tf32" for a failure of one precision mode only
+    dtype: str = "float32"  # the dtype it was seen in; "any" for all
 
 
 KNOWN_FAILURES = (
@@ -44,12 +45,12 @@ def mlx_gpu_platform():
     return "cuda" if mx.cuda.is_available() else "metal"
 
 
-def known_failure(row, backend, mlx_version, gpu, precision="strict"):
-    """The entry for this row on this backend, MLX release, GPU platform and precision, or None.
+def known_failure(row, backend, mlx_version, gpu, precision="strict", dtype="float32"):
+    """The entry for this row on this backend, MLX release, GPU platform, precision and dtype, or None.
     mlx_gpu's entries hold for mlx_gpu_compile too: compiling the op runs the same kernels."""
     for failure in KNOWN_FAILURES:
         if ((failure.row, failure.backend, failure.gpu) == (row, backend.removesuffix("_compile"), gpu)
                 and mlx_version in failure.mlx_versions
-                and failure.precision in ("any", precision)):
+                and failure.precision in ("any", precision) and failure.dtype in ("any", dtype)):
             return failure
     return None

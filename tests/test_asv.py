@@ -61,11 +61,12 @@ def quick_run(tmp_path, bench, backends="mlx_cpu,cpu", benchmark_dir=None):
     return run, loaded[0], commit
 
 
-def by_backend(result, benchmark, case):
+def by_backend(result, benchmark, case, dtype="float32"):
     params = result.get_result_params(benchmark)
     values = result.get_result_value(benchmark, params)
-    combos = [(c.strip("'"), b.strip("'")) for c in params[0] for b in params[1]]
-    return {backend: value for (label, backend), value in zip(combos, values) if label == case}
+    combos = [[value.strip("'") for value in combo] for combo in itertools.product(*params)]
+    return {backend: value for (label, backend, *modes), value in zip(combos, values)
+            if label == case and modes in ([], [dtype])}
 
 
 def test_asv_check_finds_no_problem(tmp_path):
@@ -113,6 +114,25 @@ def test_unknown_backend_name_stops_asv_before_anything_runs(tmp_path):
     run = asv(["check", "--python=same"], tmp_path, backends="mlx_cpu,gpu", check=False)
     assert run.returncode != 0
     assert "MLXBENCH_BACKENDS='mlx_cpu,gpu' names unknown backend gpu" in run.stdout + run.stderr
+
+
+def test_unknown_dtype_stops_asv_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_DTYPES", "float32,half")
+    run = asv(["check", "--python=same"], tmp_path, check=False)
+    assert run.returncode != 0
+    assert "MLXBENCH_DTYPES='float32,half' names unknown dtype half" in run.stdout + run.stderr
+
+
+def test_dtypes_variable_runs_the_dtypes_it_names_and_skips_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_DTYPES", "float32,bfloat16")
+    run, result, _ = quick_run(tmp_path, r"^bench_activations\.ReLU\.time_latency", backends="mlx_cpu,cpu")
+    for dtype, ran in (("float32", True), ("bfloat16", True), ("float16", False)):
+        times = by_backend(result, "bench_activations.ReLU.time_latency", "dim=128x16x1024", dtype)
+        for backend in ("mlx_cpu", "cpu"):
+            assert (times[backend] > 0) if ran else math.isnan(times[backend]), (dtype, backend, times)
+    # A backend left out is skipped by setup, which says so; an unselected dtype never reaches setup.
+    assert "For parameters: 'dim=128x16x1024', 'mlx_gpu', 'bfloat16'" in run.stdout
+    assert "'float16'" not in run.stdout
 
 
 def test_a_case_that_raises_or_kills_its_process_fails_alone(tmp_path):
@@ -294,6 +314,22 @@ def project_copy(tmp_path, modules):
             (project / "benchmarks" / name).write_text(textwrap.dedent(source))
     shutil.copy(ROOT / "asv.conf.json", project)
     return project
+
+
+def test_main_job_writes_a_table_per_selected_dtype(tmp_path):
+    project = project_copy(tmp_path, {"bench_activations.py": None})
+    env = dict(os.environ, MLXBENCH_BACKENDS="cpu", MLXBENCH_DTYPES="bfloat16,float32", HOME=str(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick", "--bench",
+                          r"ReLU\.time_latency"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    version = importlib.metadata.version("mlx")
+    for dtype, name in (("float32", f"speedup-mlx-{version}.md"), ("bfloat16", f"speedup-mlx-{version}-bfloat16.md")):
+        lines = (project / "results" / "box" / name).read_text().splitlines()
+        assert dtype in lines[0]
+        head, relu = ([cell.strip() for cell in line.split("|")] for line in (lines[2], next(
+            line for line in lines if line.startswith("| ReLU / dim=128x16x1024 "))))
+        assert float(relu[head.index("cpu")]) > 0, "torch's cpu column holds a time"
+    assert len(list((project / "results" / "box").glob("speedup-*.md"))) == 2, "no float16 table: not selected"
 
 
 def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):

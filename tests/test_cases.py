@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.common import BACKEND_NAMES, PRECISIONS, Case, op_families
+from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, Case, op_families
 
 REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "docs" / "reference-m1-pro.md"
 
@@ -37,18 +37,18 @@ def test_families_beyond_the_reference_table_are_table_rows_with_cases_of_their_
     assert [f.__name__ for f in op_families() if not f.in_tables] == ["Floor"]
 
 
-def test_seventeen_reference_families_each_over_its_cases_and_every_backend():
+def test_seventeen_reference_families_each_over_its_cases_every_backend_and_its_dtypes_last():
     families = reference_families()
     assert len(families) == 17
     matrix_families = {"MatMul", "Linear", "Conv1d", "Conv2d"}
     assert {family.__name__ for family in families if family.uses_matrix_units} == matrix_families
+    assert {family.__name__: family.dtypes for family in op_families() if family.dtypes != DTYPES} == {
+        "BCE": ("float32", "bfloat16"), "CumSum": ("float32",), "Floor": ("float32",)}
     for family in families:
-        if family.__name__ in matrix_families:
-            assert family.param_names == ["case", "backend", "precision"]
-            assert family.params == [list(family.cases), list(BACKEND_NAMES), list(PRECISIONS)]
-        else:
-            assert family.param_names == ["case", "backend"]
-            assert family.params == [list(family.cases), list(BACKEND_NAMES)]
+        modes = [("precision", list(PRECISIONS))] if family.__name__ in matrix_families else []
+        modes += [("dtype", list(family.dtypes))] if family.dtypes != ("float32",) else []
+        assert family.param_names == ["case", "backend", *(name for name, _ in modes)]
+        assert family.params == [list(family.cases), list(BACKEND_NAMES), *(values for _, values in modes)]
 
 
 @pytest.mark.parametrize("label", ["dim=64x1024x128 axi=0", "dim=1000000x64 dim=1000000x32 axi=1", "dim=1000000"])

@@ -50,3 +50,15 @@ def test_bad_input_is_one_line_and_draws_nothing(results, tmp_path, capsys, args
     assert plot.main([*args, "--results", str(results), "--out", str(tmp_path / "png")]) == 1
     assert capsys.readouterr().err.startswith(message)
     assert not (tmp_path / "png").exists()
+
+
+def test_dtype_draws_that_dtypes_figures_under_a_name_of_its_own(tmp_path):
+    write_fake_results(tmp_path / "results", "box", half={"bfloat16": 0.25})
+    result = pick_result(load_results(tmp_path / "results", "box")["box"], "box")
+    float32, bfloat16 = (plot.family_bars(result, Softmax, dtype=dtype)["cpu"] for dtype in ("float32", "bfloat16"))
+    assert bfloat16 == pytest.approx([ms / 4 for ms in float32])
+    assert plot.main(["families", "--results", str(tmp_path / "results"), "--machine", "box", "--dtype", "bfloat16",
+                      "--out", str(tmp_path / "png")]) == 0
+    written = sorted((tmp_path / "png").glob("*.png"))
+    assert len(written) == 17 and all(path.name.endswith("-strict-bfloat16-latency.png") for path in written)
+    assert (tmp_path / "png" / "box-Softmax-strict-bfloat16-latency.png").read_bytes().startswith(PNG)

@@ -57,6 +57,13 @@ def test_markdown_table_has_every_row_numbers_na_and_footnoted_failures(tmp_path
     assert "[1] RuntimeError: simulated kernel error" in run.stdout
 
 
+def test_a_failure_of_a_family_with_precision_modes_gets_its_reason(tmp_path):
+    write_fake_results(tmp_path / "results", "box", failed=("Conv2d / dim=100x28x28x3 dim=8x3x3x3", "cpu"))
+    run = table(tmp_path)
+    conv = next(line for line in run.stdout.splitlines() if "Conv2d / dim=100x28x28x3 dim=8x3x3x3" in line)
+    assert "failed [1]" in conv and "[1] RuntimeError: simulated kernel error" in run.stdout
+
+
 def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     write_fake_results(tmp_path / "results", "box", with_gpu=True)
     as_json = json.loads(table(tmp_path, "--format", "json", "--style", "ratio").stdout)
@@ -64,7 +71,7 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     argmax = next(r for r in as_json if r["row"] == "Argmax / dim=64x1024x128 axi=0")
     assert argmax["mlx_gpu_ms"] == "2.01" and argmax["mps_vs_mlx_gpu_ratio"] == f"{2.37 / 2.01:.2f}"
     as_csv = table(tmp_path, "--format", "csv").stdout.splitlines()
-    assert len(as_csv) == TABLE_ROWS + 1 and as_csv[0].startswith("machine,mlx,torch,precision,metric,row,")
+    assert len(as_csv) == TABLE_ROWS + 1 and as_csv[0].startswith("machine,mlx,torch,precision,dtype,metric,row,")
 
     # The markdown table of the reference table's own times is the reference table again.
     printed = {}
@@ -110,6 +117,52 @@ def test_precision_selects_the_mode_and_says_so_in_the_header(tmp_path):
     assert "float32 (strict: no TF32 anywhere)" in strict.splitlines()[0]
     bad = table(tmp_path, "--precision", "fp8")
     assert bad.returncode == 2 and "invalid choice: 'fp8'" in bad.stderr
+
+
+def table_rows(markdown):
+    """{row name: its cells} of a markdown table, in order."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if " / dim=" in cells[0]:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_dtype_selects_its_figures_keeps_the_row_names_and_says_so_in_the_header(tmp_path):
+    write_fake_results(tmp_path / "results", "box", half={"float16": 0.5})
+    float32, float16 = table(tmp_path).stdout, table(tmp_path, "--dtype", "float16").stdout
+    assert "float32 (strict: no TF32 anywhere)" in float32.splitlines()[0]
+    assert "float16: inputs and results in float16 on both frameworks" in float16.splitlines()[0]
+    assert list(table_rows(float16)) == list(table_rows(float32)) and len(table_rows(float16)) == TABLE_ROWS
+    assert table_rows(float32)["Argmax / dim=64x1024x128 axi=0"][:4] == ["n/a", "26.50", "n/a", "23.74"]
+    assert table_rows(float16)["Argmax / dim=64x1024x128 axi=0"][:4] == ["n/a", "13.25", "n/a", "11.87"]
+    assert table_rows(float16)["BCE / dim=1000000 dim=1000000"][:4] == ["not run"] * 4, "BCE has no float16"
+    for args, message in ((["--dtype", "bfloat16"], "have no bfloat16 latency figure"),
+                          (["--dtype", "float16", "--precision", "tf32"], "tf32 is a float32 mode"),
+                          (["--dtype", "float16", "--metric", "bandwidth"], "counts float32 bytes")):
+        bad = table(tmp_path, *args)
+        assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_results_written_before_the_dtype_parameter_are_float32(tmp_path):
+    committed = ROOT / "results" / "h100-sxm-80gb"
+    old = speedup_table.load_results(ROOT / "results", "h100-sxm-80gb")["h100-sxm-80gb"][0]
+    assert len(old.get_result_params("bench_activations.ReLU.time_latency")) == 2, "case and backend, no dtype"
+    for precision in ("strict", "tf32"):
+        run = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb",
+                              "--precision", precision], cwd=ROOT, capture_output=True, text=True)
+        printed = (committed / f"speedup-mlx-0.32.4-{precision}-latency.md").read_text()
+        assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed) and len(table_rows(printed)) == 80
+    half = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--dtype",
+                           "float16"], cwd=ROOT, capture_output=True, text=True)
+    assert half.returncode == 1 and "have no float16 latency figure" in half.stderr
+
+    # The same figures written without and with the dtype parameter make the same table.
+    write_fake_results(tmp_path / "old" / "results", "box", without_dtype=True)
+    write_fake_results(tmp_path / "new" / "results", "box")
+    old_rows, new_rows = (table_rows(table(tmp_path / run).stdout) for run in ("old", "new"))
+    assert old_rows == new_rows and len(new_rows) == TABLE_ROWS
 
 
 def test_timeline_is_deterministic_and_tagged(tmp_path):

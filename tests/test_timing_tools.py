@@ -85,6 +85,15 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
     assert "beyond x1.1: 1" in slow and "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
 
 
+def test_a_run_from_before_the_dtype_parameter_compares_with_one_after(tmp_path, capsys):
+    write_fake_results(tmp_path / "old", "box", without_dtype=True)
+    write_fake_results(tmp_path / "new", "box", slower=("Softmax / dim=64x1000000 axi=-1", "cpu"))
+    assert stability.main([str(tmp_path / "old"), str(tmp_path / "new"), "--machine", "box"]) == 1
+    out = capsys.readouterr().out
+    assert "122 figures in both runs" in out, "61 reference cases on mlx_cpu and cpu, float32 in both"
+    assert "beyond x1.1: 1" in out and "Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in out
+
+
 def test_stability_of_an_unknown_machine_is_one_line(tmp_path, capsys):
     write_fake_results(tmp_path / "one", "box")
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "one"), "--machine", "nope"]) == 1

@@ -28,11 +28,13 @@ def reference_table_rows():
 
 
 def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None,
-                       throughput=False, memory=False, compiled=False):
+                       throughput=False, memory=False, compiled=False, half=None, without_dtype=False):
     """One asv result file for `release` holding the reference table's milliseconds (`slower`: a
     (row, backend) whose time is tripled); with `memory`, peaks of the result's size on MLX's
     backends and twice it on torch's where a time was measured; with `compiled`, mlx_gpu_compile at half
-    mlx_gpu's time (with_gpu)."""
+    mlx_gpu's time (with_gpu); `half`: {dtype: factor}, that dtype's cells hold float32's
+    milliseconds times factor, the other dtypes are skipped; `without_dtype`: as written before the
+    dtype parameter existed."""
     results_dir = Path(results_dir)
     (results_dir / machine).mkdir(parents=True, exist_ok=True)
     asv_util.write_json(str(results_dir / machine / "machine.json"), {"machine": machine, "version": Machine.api_version},
@@ -42,31 +44,36 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
     result = Results(params, {}, commit, 0, "3.11", "existing-fake", {})
     reference = reference_table_rows()
     column = {"mlx_gpu": 0, "mlx_cpu": 1, "mps": 2, "cpu": 3}
+    factors = {"float32": 1, **(half or {})}
     for family in speedup_table.table_families():
+        params = [values_ for values_, name in zip(family.params, family.param_names)
+                  if not (without_dtype and name == "dtype")]
         values = []
-        for label, backend, *precision in itertools.product(*family.params):
+        for label, backend, *modes in itertools.product(*params):
             row = reference.get(f"{family.__name__} / {label}")  # None: a family beyond the reference table
             present = (backend in ("mlx_cpu", "cpu") or (with_gpu and backend in ("mlx_gpu", "mps"))
                        or (with_gpu and compiled and backend == "mlx_gpu_compile"))
-            measured = row is not None and present and precision in ([], ["strict"])
+            precision, dtype = family.modes(*modes)
+            measured = row is not None and present and precision == "strict" and dtype in factors
             value = float("nan")
             if measured:
-                value = row[column["mlx_gpu"]] / 2e3 if backend == "mlx_gpu_compile" else row[column[backend]] / 1e3
+                milliseconds = row[column["mlx_gpu"]] / 2 if backend == "mlx_gpu_compile" else row[column[backend]]
+                value = milliseconds / 1e3 * factors[dtype]
             if slower == (f"{family.__name__} / {label}", backend):
                 value *= 3
             values.append(None if failed == (f"{family.__name__} / {label}", backend) else value)
         key = speedup_table.benchmark_key(family)
-        benchmark = {"name": key, "params": [[repr(v) for v in values_] for values_ in family.params], "version": "1"}
+        benchmark = {"name": key, "params": [[repr(v) for v in values_] for values_ in params], "version": "1"}
         result.add_result(benchmark, _Run(values), record_samples=False)
         if throughput:  # GPU only, half the latency per call, as asv records it: for BACK_TO_BACK calls
-            combos = list(itertools.product(*family.params))
+            combos = list(itertools.product(*params))
             back_to_back = [v * BACK_TO_BACK / 2 if c[1] in ("mlx_gpu", "mps") and v is not None else float("nan")
                             for c, v in zip(combos, values)]
             result.add_result(dict(benchmark, name=speedup_table.benchmark_key(family, "throughput")),
                               _Run(back_to_back), record_samples=False)
         if memory:
             peaks = [v if v is None or math.isnan(v) else 4 * family().output_elements(Case.parse(c[0]))
-                     * (1 if c[1].startswith("mlx") else 2) for c, v in zip(itertools.product(*family.params), values)]
+                     * (1 if c[1].startswith("mlx") else 2) for c, v in zip(itertools.product(*params), values)]
             result.add_result(dict(benchmark, name=speedup_table.benchmark_key(family, "memory")),
                               _Run(peaks), record_samples=False)
     if throughput:
@@ -77,11 +84,14 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
     result.save(str(results_dir))
     if failed:
         row, backend = failed
-        family, label = row.split(" / ", 1)
-        key = next(speedup_table.benchmark_key(f) for f in op_families() if f.__name__ == family)
+        family_name, label = row.split(" / ", 1)
+        family = next(f for f in op_families() if f.__name__ == family_name)
+        # asv names every parameter of the combination, the float32 (and strict) one here
+        combo = next(c for c in itertools.product(*family.params)
+                     if c[:2] == (label, backend) and family.modes(*c[2:]) == ("strict", "float32"))
         (results_dir / machine / f"{commit[:8]}-mlx-{release}.log").write_text(
-            f"[ 50%] ··· {key}    1/85 failed\n"
-            f"              For parameters: '{label}', '{backend}'\n"
+            f"[ 50%] ··· {speedup_table.benchmark_key(family)}    1/85 failed\n"
+            f"              For parameters: {', '.join(repr(v) for v in combo)}\n"
             "              Traceback (most recent call last):\n"
             "              RuntimeError: simulated kernel error\n\n"
         )

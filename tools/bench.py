@@ -1,5 +1,6 @@
 """The main job: run the suite with asv on this environment, keyed to the installed MLX release,
-then print this machine's speedup table and write it next to the results.
+then print this machine's speedup table (one per dtype MLXBENCH_DTYPES selects) and write it next to the
+results.
 
     python -m tools.bench [--machine NAME] [--record-unlisted] [--memory]
                           [asv run options, e.g. --quick --bench Softmax]
@@ -10,6 +11,7 @@ of its own per case and backend, which would add a second pass over the suite to
 
 import argparse
 import importlib.metadata
+import itertools
 import os
 import platform
 import socket
@@ -111,7 +113,7 @@ def main(argv=None):
 
     try:  # the suite checks MLXBENCH_BACKENDS when it is imported
         from benchmarks.common import (BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE, selected_backends,
-                                       selected_precisions)
+                                       selected_dtypes, selected_precisions)
         from tools import speedup_table
     except ValueError as error:
         sys.exit(f"error: {error}")
@@ -157,10 +159,13 @@ def main(argv=None):
     elif not any(key.endswith(".time_latency") for result in iter_results_for_machine_and_hash(
             str(RESULTS), args.machine, commit) for key in result.get_all_result_keys()):
         del tables["speedup"]  # the memory benchmark alone was run: no latency to make a table of
-    codes = [speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], *metric,
-                                 "--output", str(machine_dir / f"{name}-mlx-{versions['mlx']}.md")])
-             for name, metric in tables.items()]
-    sys.exit(max(codes))
+    failed = 0
+    for (name, metric), dtype in itertools.product(tables.items(), selected_dtypes()):
+        suffix = "" if dtype == "float32" else f"-{dtype}"  # float32's tables keep their names
+        failed |= speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], *metric,
+                                      "--dtype", dtype,
+                                      "--output", str(machine_dir / f"{name}-mlx-{versions['mlx']}{suffix}.md")])
+    sys.exit(failed)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,15 @@ import sys
 
 from tabulate import tabulate
 
-from benchmarks.common import PRECISIONS
+from benchmarks.common import DTYPES, PRECISIONS
 from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, emit, load_results,
                                  pick_result, table_families)
 
 
-def compared_rows(before, after, precision):
+def compared_rows(before, after, precision, dtype="float32"):
     rows = []
     for family in table_families():
-        old, new = cell_values(before, family, precision), cell_values(after, family, precision)
+        old, new = (cell_values(result, family, precision, dtype=dtype) for result in (before, after))
         for (label, backend) in old.keys() | new.keys():
             a, b = _num(old.get((label, backend))), _num(new.get((label, backend)))
             if not (_measured(a) or _measured(b)):
@@ -50,6 +50,7 @@ def main(argv=None):
     parser.add_argument("--machine", help="the machine, with --releases")
     parser.add_argument("--release", help="the release, with --machines (default: newest with results on each)")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--format", choices=("markdown", "csv"), default="markdown")
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
@@ -64,7 +65,7 @@ def main(argv=None):
         else:
             pair = [pick_result(load_results(args.results, m)[m], m, release=args.release) for m in args.machines]
             names = args.machines
-        rows = compared_rows(*pair, args.precision)
+        rows = compared_rows(*pair, args.precision, args.dtype)
         if not any(r["ratio"] is not None for r in rows):
             raise TableError(f"{names[0]} and {names[1]} have no case and backend measured in both")
         return render(rows, names, args.format)

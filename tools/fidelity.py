@@ -7,7 +7,7 @@ device events around each call (many calls, median), and printed beside asv's me
 Run it on the machine whose results it reads, after `make bench`. Each family, backend and precision
 mode runs in a process of its own, forked like asv's cases (a case that kills its process takes only
 that process's remaining cases with it). Cases listed in benchmarks/known_failures.py are not run.
-The goal: asv/events within 5 % for every case of 0.2 ms or more.
+The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures.
 """
 
 import argparse

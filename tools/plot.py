@@ -1,6 +1,7 @@
 """Pictures of asv's results, as PNG files.
 
-    python -m tools.plot families --machine NAME [--release V] [--precision strict] [--metric latency] [--out DIR]
+    python -m tools.plot families --machine NAME [--release V] [--precision strict] [--dtype float32]
+                                  [--metric latency] [--out DIR]
     python -m tools.plot history --machine NAME --row "Softmax / dim=64x1000000 axi=-1" [--out FILE]
 
 `families`: per op family, the milliseconds of every backend with figures, per case, as grouped bars
@@ -20,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.common import BACKEND_NAMES, PRECISIONS, op_families  # noqa: E402
+from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
 from tools.speedup_table import (METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num, cell_values,  # noqa: E402
                                  find_row, load_results, pick_result, table_families, write_atomically)
@@ -28,9 +29,9 @@ from tools.speedup_table import (METRIC_NOTES, RESULTS, TIME_METRICS, TableError
 LOG_SCALE_SPREAD = 20
 
 
-def family_bars(result, family, precision="strict", metric="latency"):
+def family_bars(result, family, precision="strict", metric="latency", dtype="float32"):
     """{backend: [ms or None per case]} for the backends with at least one figure, cases in order."""
-    cells = cell_values(result, family, precision, metric)
+    cells = cell_values(result, family, precision, metric, dtype)
     bars = {}
     for backend in BACKEND_NAMES:
         values = [_num(cells.get((label, backend))) for label in family.cases]
@@ -40,12 +41,12 @@ def family_bars(result, family, precision="strict", metric="latency"):
     return bars
 
 
-def release_series(results, family, label, precision="strict", metric="latency"):
+def release_series(results, family, label, precision="strict", metric="latency", dtype="float32"):
     """{backend: [(release, ms)]} over the results' MLX releases, oldest first (the timeline's order)."""
     order = {version: i for i, (version, _) in enumerate(timeline.read_releases())}
     series = {}
     for result in sorted(results, key=lambda r: order.get(r.params.get("mlx"), math.inf)):
-        for (case, backend), value in cell_values(result, family, precision, metric).items():
+        for (case, backend), value in cell_values(result, family, precision, metric, dtype).items():
             if case == label and _measured(_num(value)):
                 series.setdefault(backend, []).append((result.params.get("mlx", "?"), value * 1e3))
     return series
@@ -105,26 +106,30 @@ def plot_families(args):
     result = pick_result(load_results(args.results, args.machine)[args.machine], args.machine, args.release)
     written = []
     for family in table_families():
-        bars = family_bars(result, family, args.precision, args.metric)
+        bars = family_bars(result, family, args.precision, args.metric, args.dtype)
         if bars:
             title = (f"{family.__name__} on {args.machine}: MLX {result.params.get('mlx', '?')}, torch "
-                     f"{result.params.get('torch', '?')}, {args.precision}, {METRIC_NOTES[args.metric]}")
-            name = f"{args.machine}-{family.__name__}-{args.precision}-{args.metric}.png"
+                     f"{result.params.get('torch', '?')}, {args.dtype} {args.precision}, {METRIC_NOTES[args.metric]}")
+            name = f"{args.machine}-{family.__name__}-{args.precision}{_dtype_suffix(args.dtype)}-{args.metric}.png"
             figure = family_figure(title, family.cases, bars, floors(result))
             written.append(save_png(figure, Path(args.out) / name))
     if not written:
-        raise TableError(f"the results of {args.machine} have no {args.metric} figure to draw")
+        raise TableError(f"the results of {args.machine} have no {args.dtype} {args.metric} figure to draw")
     return written
+
+
+def _dtype_suffix(dtype):
+    return "" if dtype == "float32" else f"-{dtype}"  # float32's pictures keep the names they had
 
 
 def plot_history(args):
     family, label = find_row(args.row, table_families())
     series = release_series(load_results(args.results, args.machine)[args.machine], family, label, args.precision,
-                            args.metric)
+                            args.metric, args.dtype)
     if not series:
-        raise TableError(f"{args.machine} has no {args.metric} figure of {args.row!r}")
-    title = f"{args.row} on {args.machine}, {args.precision}, {METRIC_NOTES[args.metric]}"
-    out = args.out if args.out.endswith(".png") else str(Path(args.out) / f"{args.machine}-history.png")
+        raise TableError(f"{args.machine} has no {args.dtype} {args.metric} figure of {args.row!r}")
+    title = f"{args.row} on {args.machine}, {args.dtype} {args.precision}, {METRIC_NOTES[args.metric]}"
+    out = args.out if args.out.endswith(".png") else str(Path(args.out) / f"{args.machine}-history{_dtype_suffix(args.dtype)}.png")
     return [save_png(history_figure(title, series), out)]
 
 
@@ -136,6 +141,7 @@ def main(argv=None):
     parser.add_argument("--release", help="with families: MLX release (default: the newest with results)")
     parser.add_argument("--row", help="with history: the case, as the tables name it")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--metric", choices=TIME_METRICS, default="latency")
     parser.add_argument("--out", default="plots", help="folder (families) or folder or .png file (history)")
     args = parser.parse_args(argv)

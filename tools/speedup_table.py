@@ -1,6 +1,6 @@
 """Speedup tables from asv's results, in the reference table's format.
 
-    python -m tools.speedup_table [--machine NAME] [--release VERSION | --commit HASH]
+    python -m tools.speedup_table [--machine NAME] [--release VERSION | --commit HASH] [--dtype float32]
                                   [--style speedup|ratio] [--format markdown|csv|json] [--output FILE]
                                   [--metric latency|throughput|bandwidth|flops|memory]
 
@@ -27,7 +27,7 @@ from asv import util as asv_util
 from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
-from benchmarks.common import BACK_TO_BACK, PRECISIONS, Case, op_families
+from benchmarks.common import BACK_TO_BACK, DTYPES, PRECISIONS, Case, op_families
 from benchmarks.known_failures import KNOWN_FAILURES
 from tools import timeline
 
@@ -98,11 +98,12 @@ def pick_result(results, machine, release=None, commit=None):
 
 
 _BENCHMARK_LINE = re.compile(r"··· (\S+)\s")
-_PARAMETERS_LINE = re.compile(r"^\s*For parameters: '(.*)', '(\w+)'\s*$")
+_PARAMETERS_LINE = re.compile(r"^\s*For parameters: ('.*')\s*$")
 
 
 def failure_reasons(log_path):
-    """{(benchmark, case, backend): last line of what the failing process printed}, from the run log."""
+    """{(benchmark, case, backend, precision, dtype): last line of what the failing process printed}, from
+    the run log (precision None for families without one, as `modes_of` gives them)."""
     reasons, key, lines = {}, None, []
 
     def close():
@@ -115,7 +116,8 @@ def failure_reasons(log_path):
         match = _PARAMETERS_LINE.match(line)
         if match:
             close()
-            key, lines = (benchmark, match[1], match[2]), []
+            case, backend, *rest = re.findall(r"'([^']*)'", match[1])
+            key, lines = (benchmark, case, backend, *modes_of(rest)), []
         elif (bench := _BENCHMARK_LINE.search(line)) and (".time_" in bench[1] or ".track_" in bench[1]):
             close()
             benchmark, key, lines = bench[1], None, []
@@ -125,11 +127,13 @@ def failure_reasons(log_path):
     return reasons
 
 
-def cell_values(result, family, precision="strict", metric="latency"):
+def cell_values(result, family, precision="strict", metric="latency", dtype="float32"):
     """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
-    `throughput` figures are asv's time for BACK_TO_BACK calls, divided by it.
+    Those with a dtype parameter give the values of `dtype`; results without one (written before it
+    existed, or of a float32-only family) are float32. `throughput` figures are asv's time for
+    BACK_TO_BACK calls, divided by it.
     """
     key = benchmark_key(family, metric)
     if key not in result.get_all_result_keys():
@@ -137,10 +141,19 @@ def cell_values(result, family, precision="strict", metric="latency"):
     params = result.get_result_params(key)
     cells = {}
     for combo, value in zip(itertools.product(*params), result.get_result_value(key, params)):
-        case, backend, *mode = (value_repr.strip("'") for value_repr in combo)
-        if not mode or mode[0] == precision:
+        case, backend, *rest = (value_repr.strip("'") for value_repr in combo)
+        given_precision, given_dtype = modes_of(rest)
+        if given_precision in (None, precision) and given_dtype == dtype:
             cells[(case, backend)] = value / BACK_TO_BACK if metric == "throughput" and _measured(value) else value
     return cells
+
+
+def modes_of(values):
+    """(precision, dtype) among the parameter values after case and backend, told apart by value (a
+    family has either, both or neither): precision None for a family without precision modes, dtype
+    float32 where there is none (results written before the dtype parameter, float32-only families)."""
+    return (next((value for value in values if value in PRECISIONS), None),
+            next((value for value in values if value in DTYPES), "float32"))
 
 
 def speedup(baseline, mlx_gpu, style):
@@ -153,13 +166,13 @@ def _measured(value):
     return value is not None and not math.isnan(value)
 
 
-def machine_rows(result, reasons, style, precision, metric="latency", compiled=False):
+def machine_rows(result, reasons, style, precision, metric="latency", compiled=False, dtype="float32"):
     """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups; with
     `compiled`, mlx_gpu_compile's cells and the GPU baseline's speedup over it too."""
-    rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda") else "mps"
+    rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda", dtype) else "mps"
     measured = "latency" if metric in ROOFLINE else metric
     for family in table_families():
-        values = cell_values(result, family, precision, measured)
+        values = cell_values(result, family, precision, measured, dtype)
         if metric in ROOFLINE:
             values = rates(values, family, metric)
         elif metric == "memory":
@@ -171,7 +184,7 @@ def machine_rows(result, reasons, style, precision, metric="latency", compiled=F
                 row["cells"][backend] = value
                 if value is None:
                     row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision,
-                                                          measured)
+                                                          measured, dtype)
             timed = metric in TIME_METRICS  # a speedup is a ratio of times
             row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
             row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
@@ -186,15 +199,17 @@ def _num(value):
     return value if isinstance(value, float) else None
 
 
-def _has_data(result, backend):
-    return any(_measured(_num(v)) for family in table_families() for (_, b), v in cell_values(result, family).items()
-               if b == backend)
+def _has_data(result, backend, dtype="float32"):
+    return any(_measured(_num(v)) for family in table_families()
+               for (_, b), v in cell_values(result, family, dtype=dtype).items() if b == backend)
 
 
-def _failure_note(reasons, family, label, backend, result, precision, metric):
-    reason = reasons.get((benchmark_key(family, metric), label, backend))
-    known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend)
-             and result.params.get("mlx") in f.mlx_versions and f.precision in ("any", precision)]
+def _failure_note(reasons, family, label, backend, result, precision, metric, dtype="float32"):
+    reason = reasons.get((benchmark_key(family, metric), label, backend,
+                          precision if family.uses_matrix_units else None, dtype))
+    known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend.removesuffix("_compile"))
+             and result.params.get("mlx") in f.mlx_versions and f.precision in ("any", precision)
+             and f.dtype in ("any", dtype)]
     if known:
         reason = f"known upstream failure: {known[0].reason}" + (f" (this run: {reason})" if reason else "")
     return reason or "failed; asv kept no reason (see the run log)"
@@ -204,6 +219,12 @@ PRECISION_NOTES = {
     "strict": "float32 (strict: no TF32 anywhere)",
     "tf32": "tf32 mode: MatMul, Linear and convolutions may multiply in TF32 on CUDA; all else float32",
 }
+
+
+def dtype_note(dtype, precision):
+    if dtype == "float32":
+        return PRECISION_NOTES[precision]
+    return f"{dtype}: inputs and results in {dtype} on both frameworks (families without {dtype}: not run)"
 
 
 METRIC_NOTES = {
@@ -273,17 +294,17 @@ def floor_note(result):
     return f"floor (synchronised one-element op, ms): {', '.join(measured)}" if measured else ""
 
 
-def header(machine, result, precision, metric="latency", ceilings=None):
+def header(machine, result, precision, metric="latency", ceilings=None, dtype="float32"):
     p = result.params
     limits = ", ".join(f"{backend} {ceiling(ceilings, backend, metric, precision):.4g}" for backend in ceilings or {}
                        if ceiling(ceilings, backend, metric, precision))
     words = [f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}",
-             PRECISION_NOTES[precision], METRIC_NOTES[metric], floor_note(result) if metric != "memory" else "",
+             dtype_note(dtype, precision), METRIC_NOTES[metric], floor_note(result) if metric != "memory" else "",
              f"ceilings (tools/ceilings.py): {limits}; in brackets the share of it reached" if limits else ""]
     return "; ".join(word for word in words if word)
 
 
-def render_markdown(sections, style, precision, metric):
+def render_markdown(sections, style, precision, metric, dtype="float32"):
     out = []
     for machine, result, rows, baseline, ceilings in sections:
         footnotes = []
@@ -311,7 +332,7 @@ def render_markdown(sections, style, precision, metric):
         if metric in TIME_METRICS:
             head += [f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
             head += [f"{baseline}/{COMPILED} {word}"] * compiled
-        out.append(f"**{header(machine, result, precision, metric, ceilings)}**\n")
+        out.append(f"**{header(machine, result, precision, metric, ceilings, dtype)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
                             colalign=("left",) + ("right",) * (len(head) - 1)))
         if footnotes:
@@ -340,12 +361,12 @@ def _format_speedup(value):
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def flat_rows(sections, style, precision, metric):
+def flat_rows(sections, style, precision, metric, dtype="float32"):
     unit = {"bandwidth": "gbs", "flops": "tflops", "memory": "mb"}.get(metric, "ms")
     for machine, result, rows, baseline, ceilings in sections:
         for row in rows:
             record = {"machine": machine, "mlx": result.params.get("mlx"), "torch": result.params.get("torch"),
-                      "precision": precision, "metric": metric, "row": row["row"]}
+                      "precision": precision, "dtype": dtype, "metric": metric, "row": row["row"]}
             for backend, value in row["cells"].items():
                 record[f"{backend}_{unit}"] = _format_cell(value, metric)
             record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
@@ -356,10 +377,10 @@ def flat_rows(sections, style, precision, metric):
             yield record
 
 
-def render(sections, style, fmt, precision, metric="latency"):
+def render(sections, style, fmt, precision, metric="latency", dtype="float32"):
     if fmt == "markdown":
-        return render_markdown(sections, style, precision, metric)
-    records = list(flat_rows(sections, style, precision, metric))
+        return render_markdown(sections, style, precision, metric, dtype)
+    records = list(flat_rows(sections, style, precision, metric, dtype))
     if fmt == "json":
         return json.dumps(records, indent=1) + "\n"
     buffer = io.StringIO()
@@ -394,18 +415,25 @@ def write_atomically(path, content):
     os.replace(tmp.name, path)
 
 
-def build_sections(results_dir, machine, release, commit, style, precision, metric="latency", compiled=False):
+def build_sections(results_dir, machine, release, commit, style, precision, metric="latency", compiled=False,
+                   dtype="float32"):
+    if dtype != "float32" and precision == "tf32":
+        raise TableError(f"tf32 is a float32 mode (TF32 multiplies float32): no {dtype} figure has it; "
+                         "use --precision strict")
+    if dtype != "float32" and metric in ROOFLINE:
+        raise TableError(f"--metric {metric} counts float32 bytes and float32 ceilings: use it with --dtype float32")
     sections = []
     for name, results in sorted(load_results(results_dir, machine).items()):
         result = pick_result(results, name, release, commit)
         reasons = {}
         for log in sorted(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), key=os.path.getmtime):
             reasons.update(failure_reasons(log))  # the newest run's reason wins
-        rows, baseline = machine_rows(result, reasons, style, precision, metric, compiled)
+        rows, baseline = machine_rows(result, reasons, style, precision, metric, compiled, dtype)
         if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
-            where = f" ({MEASURED_WHERE[metric]})" if metric in MEASURED_WHERE else ""
-            raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {metric} figure "
-                             f"of a case of the suite{where}")
+            where = [MEASURED_WHERE[metric]] if metric in MEASURED_WHERE else []
+            where += ["dtypes other than float32 only where MLXBENCH_DTYPES asked for them"] * (dtype != "float32")
+            raise TableError(f"the results of {name} for {result.commit_hash[:8]} have no {dtype} {metric} figure "
+                             f"of a case of the suite" + (f" ({'; '.join(where)})" if where else ""))
         sections.append((name, result, rows, baseline, load_ceilings(results_dir, name) if metric in ROOFLINE else {}))
     return sections
 
@@ -420,6 +448,8 @@ def main(argv=None):
     parser.add_argument("--style", choices=("speedup", "ratio"), default="speedup")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict",
                         help="for MatMul, Linear and convolutions: strict float32 or tf32 (default: strict)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the dtype the cases ran in (default: float32, the reference table's)")
     parser.add_argument("--metric", choices=tuple(METRIC_NOTES), default="latency",
                         help="latency: one synchronisation per call (the reference table's); throughput: back to back; "
                              "bandwidth, flops: the roofline, from latency; memory: peak MB per call "
@@ -432,8 +462,8 @@ def main(argv=None):
 
     def table():
         sections = build_sections(args.results, args.machine, args.release, args.commit, args.style, args.precision,
-                                  args.metric, args.compiled)
-        return render(sections, args.style, args.format, args.precision, args.metric)
+                                  args.metric, args.compiled, args.dtype)
+        return render(sections, args.style, args.format, args.precision, args.metric, args.dtype)
 
     return emit(table, args.output)
 

@@ -32,17 +32,24 @@ def resultset(result):
                result.params["machine"], result.env_name)
 
 
+def figures(result, key):
+    """{parameter values: figure} of one benchmark. float32 goes unnamed: results written before the
+    dtype parameter have none, and their figures are float32 ones."""
+    params = result.get_result_params(key)
+    combos = itertools.product(*params) if params else [()]
+    return {tuple(value for value in combo if value != "'float32'"): figure
+            for combo, figure in zip(combos, result.get_result_value(key, params))}
+
+
 def changes(before, after):
     """[(benchmark and parameters, after / before)] for every figure measured in both runs."""
     ratios = []
     for key in sorted(set(before.get_all_result_keys()) & set(after.get_all_result_keys())):
-        params = before.get_result_params(key)
-        if params != after.get_result_params(key):
-            continue
-        names = [", ".join(combo) for combo in itertools.product(*params)] if params else [""]
-        for name, a, b in zip(names, before.get_result_value(key, params), after.get_result_value(key, params)):
+        old, new = figures(before, key), figures(after, key)
+        for combo in (combo for combo in old if combo in new):
+            a, b = old[combo], new[combo]
             if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
-                ratios.append((f"{key}({name})", b / a))
+                ratios.append((f"{key}({', '.join(combo)})", b / a))
     return ratios
 
 
