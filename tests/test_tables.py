@@ -153,7 +153,7 @@ def test_results_written_before_the_dtype_parameter_are_float32(tmp_path):
         run = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb",
                               "--precision", precision], cwd=ROOT, capture_output=True, text=True)
         printed = (committed / f"speedup-mlx-0.32.4-{precision}-latency.md").read_text()
-        assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed) and len(table_rows(printed)) == 80
+        assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed) and len(table_rows(printed)) == TABLE_ROWS
     half = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--dtype",
                            "float16"], cwd=ROOT, capture_output=True, text=True)
     assert half.returncode == 1 and "have no float16 latency figure" in half.stderr
@@ -284,5 +284,5 @@ def test_memory_table_of_results_without_memory_says_how_to_measure_it(tmp_path)
     write_fake_results(tmp_path / "results", "box")
     run = table(tmp_path, "--metric", "memory")
     assert run.returncode == 1 and run.stderr.count("\n") == 1
-    assert ("have no memory figure of a case of the suite "
+    assert ("have no float32 memory figure of a case of the suite "
             "(memory is measured by `python -m tools.bench --memory` only)") in run.stderr
