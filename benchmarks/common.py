@@ -649,6 +649,7 @@ class OpBenchmark(abc.ABC):
         cls.time_latency = _skipping(OpBenchmark.time_latency, cls, _not_to_run)
         cls.time_throughput = _skipping(OpBenchmark.time_throughput, cls,
                                         lambda named: _not_to_run(named) or named["backend"] not in GPU_BACKENDS)
+        cls.track_peak_memory = _skipping(OpBenchmark.track_peak_memory, cls, _not_to_run)
 
     @classmethod
     def modes(cls, *values):
