@@ -139,7 +139,8 @@ def test_a_case_that_raises_or_kills_its_process_fails_alone(tmp_path):
     bench_dir = tmp_path / "faulty_benchmarks"
     bench_dir.mkdir()
     (bench_dir / "__init__.py").write_text("")
-    shutil.copy(ROOT / "benchmarks" / "common.py", bench_dir)
+    for name in ("common.py", "backends.py"):
+        shutil.copy(ROOT / "benchmarks" / name, bench_dir)
     (bench_dir / "bench_faulty.py").write_text(textwrap.dedent('''
         import os
 
@@ -305,7 +306,7 @@ def project_copy(tmp_path, modules):
     for part in ("tools", "timeline"):
         shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "benchmarks").mkdir()
-    for name in ("__init__.py", "common.py", "known_failures.py"):
+    for name in ("__init__.py", "common.py", "backends.py", "known_failures.py"):
         shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
     for name, source in modules.items():
         if source is None:
@@ -381,18 +382,18 @@ def test_memory_is_an_asv_track_in_bytes_of_at_least_the_result_per_case_and_bac
 def test_memory_benchmark_skips_through_asv_with_the_reason_where_it_cannot_measure(monkeypatch, capsys, tmp_path):
     from asv_runner.discovery import get_benchmark_from_name
 
-    from benchmarks import common
+    from benchmarks import backends
     bench = get_benchmark_from_name(str(ROOT / "benchmarks"), "bench_floor.Floor.track_peak_memory")
     assert (bench.type, bench.unit) == ("track", "bytes")
     bench.set_param_idx(list(itertools.product(*bench._params)).index(("dim=1", "cpu")))
-    monkeypatch.setattr(common, "CLEAR_REFS", str(tmp_path / "absent" / "clear_refs"))  # as on macOS
-    common.rss_peak_unavailable_reason.cache_clear()
+    monkeypatch.setattr(backends, "CLEAR_REFS", str(tmp_path / "absent" / "clear_refs"))  # as on macOS
+    backends.rss_peak_unavailable_reason.cache_clear()
     try:
         assert bench.do_setup() is True, "skipped, after the class's setup ran"
     finally:
         bench.do_teardown()
         monkeypatch.undo()
-        common.rss_peak_unavailable_reason.cache_clear()
+        backends.rss_peak_unavailable_reason.cache_clear()
     skipped = "asv: skipped: NotImplementedError(\"cpu: the process's peak RSS cannot be reset here"
     assert skipped in capsys.readouterr().out
 

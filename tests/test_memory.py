@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import common
+from benchmarks import backends
 from benchmarks.bench_activations import ReLU
 from benchmarks.bench_reductions import Sort
 from benchmarks.common import BACKENDS, Case, OpBenchmark
@@ -35,7 +35,7 @@ def test_memory_of_relu_on_64_mb_is_its_result_and_no_more_than_a_copy_besides(b
         assert result_bytes <= peak <= 2 * result_bytes, f"{backend}: {peak / 1e6:.1f} MB"
 
 
-# How far Linux's peak RSS may lag for memory freed inside a call: its per-CPU counters (common.rss_peak).
+# How far Linux's peak RSS may lag for memory freed inside a call: its per-CPU counters (backends.rss_peak).
 RSS_LAG = 3 * os.cpu_count() * max(32, 2 * os.cpu_count()) * 4096
 
 
@@ -59,21 +59,21 @@ def test_a_call_that_allocates_nothing_holds_nothing_more(backend):
 
 @LINUX_ONLY
 def test_rss_peak_restarts_at_each_call_and_sees_reused_and_freed_buffers():
-    assert common.rss_peak_unavailable_reason() is None
+    assert backends.rss_peak_unavailable_reason() is None
     size = 32 << 20
     np.ones(2 * size, np.uint8)  # a higher peak before: the reset must forget it
-    assert common.rss_peak(lambda: None) < 1 << 20
+    assert backends.rss_peak(lambda: None) < 1 << 20
     # After a large buffer is freed, glibc keeps buffers of up to that size in its heap, resident, and
     # hands the same one out again: each call must count it anyway.
     np.ones(8 << 20, np.uint8)
     for _ in range(3):
-        assert common.rss_peak(lambda: np.ones(1 << 20, np.float32)) >= (4 << 20) - HEAP_EDGES
-    assert common.rss_peak(lambda: float(np.ones(size // 4, np.float32).sum())) >= size - RSS_LAG, "freed inside"
+        assert backends.rss_peak(lambda: np.ones(1 << 20, np.float32)) >= (4 << 20) - HEAP_EDGES
+    assert backends.rss_peak(lambda: float(np.ones(size // 4, np.float32).sum())) >= size - RSS_LAG, "freed inside"
 
 
 def test_a_machine_whose_peak_rss_cannot_be_reset_skips_cpu_with_the_reason(monkeypatch, tmp_path):
-    monkeypatch.setattr(common, "CLEAR_REFS", str(tmp_path / "absent" / "clear_refs"))  # as on macOS
-    reason = common.rss_peak_unavailable_reason.__wrapped__()
+    monkeypatch.setattr(backends, "CLEAR_REFS", str(tmp_path / "absent" / "clear_refs"))  # as on macOS
+    reason = backends.rss_peak_unavailable_reason.__wrapped__()
     assert reason.startswith("the process's peak RSS cannot be reset here") and "every earlier peak" in reason
 
 
