@@ -19,7 +19,7 @@ NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
 
 def record(case, backend, events_ms, family="MatMul", precision="strict"):
     return {"family": family, "case": case, "backend": backend, "precision": precision, "events_ms": events_ms,
-            "host_ms": events_ms * 1.01, "calls": 100}
+            "host_ms": events_ms * 1.01, "calls": 100, "first_ms": events_ms * 1.2}
 
 
 class HostClockEvent:
@@ -43,15 +43,17 @@ def test_fidelity_times_the_benchmarks_own_method_as_asv_calls_it(family, params
     calls = []
     bench = family()
     monkeypatch.setattr(bench, "teardown", lambda *p: calls.append(p) or family.teardown(bench, *p))
-    events_ms, host_ms, timed = fidelity.time_with_events(bench, params, (HostClockEvent(), HostClockEvent(), None))
+    events_ms, host_ms, timed, first_ms = fidelity.time_with_events(bench, params,
+                                                                    (HostClockEvent(), HostClockEvent(), None))
     assert timed >= fidelity.MIN_CALLS and len(calls) > timed, "a setup and teardown around every call, warm-up too"
-    assert calls[0] == params and 0 < events_ms <= host_ms * 1.5
+    assert calls[0] == params and 0 < events_ms <= host_ms * 1.5 and first_ms > 0
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     records = [record("big", "cuda", 1.00), record("off", "mlx_gpu", 0.50), record("small", "cuda", 0.05),
                record("dim=1", "cuda", 0.03, family="Floor"),
                {"family": "Sort", "case": "s", "backend": "mlx_gpu", "precision": "strict", "error": "known failure"}]
+    records[0]["first_ms"] = 1.02  # asv's window: 1.04 over it is within 5 %
     figures = {("MatMul", "big", "cuda", "strict"): 1.04, ("MatMul", "off", "mlx_gpu", "strict"): 0.40,
                ("MatMul", "small", "cuda", "strict"): 0.10}
     text = fidelity.report(records, figures, "title")
@@ -63,6 +65,8 @@ def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     assert "1 of 2 cases of 0.2 ms or more within 5%; furthest asv/events 0.800" in text
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
+    # big: 1.04 over 1.02 (within); off: 0.40 over 0.60 (off)
+    assert "against the events of the first 25 calls after the case's warm-up (asv's window): 1 of 2 within 5%" in text
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")
