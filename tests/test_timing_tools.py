@@ -87,6 +87,12 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "slow"), "--machine", "box"]) == 1
     slow = capsys.readouterr().out
     assert "beyond x1.1: 1" in slow and "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
+    beyond = {}  # the breakdown: per backend, the cases moved beyond the factor, summed over time bands
+    for line in slow.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in ("cpu", "mlx_cpu"):
+            beyond[cells[0]] = beyond.get(cells[0], 0) + int(cells[4])
+    assert beyond == {"cpu": 1, "mlx_cpu": 0}
 
 
 def test_a_run_from_before_the_dtype_parameter_compares_with_one_after(tmp_path, capsys):

@@ -1,7 +1,8 @@
 """Do two runs of the suite agree? asv's own comparison (`asv compare`'s table) between two asv
-results folders of one machine and release, then the median and the largest change.
+results folders of one machine and release, then the median and the largest change, and where the
+changes lie: per backend and band of the first run's time.
 
-    python -m tools.stability results/ docs/runs/h100-run2/ --machine h100-sxm-80gb [--factor 1.1]
+    python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
 
 `asv compare` compares two commits of one results folder; two runs of the same release are two
 folders, so their results are handed to its table directly. Exit 1 when a case changed by more
@@ -15,6 +16,8 @@ import itertools
 import math
 import statistics
 import sys
+
+from tabulate import tabulate
 
 from asv.commands.compare import Compare
 from asv.config import Config
@@ -41,26 +44,50 @@ def figures(result, key):
             for combo, figure in zip(combos, result.get_result_value(key, params))}
 
 
+# Bands of a call's time (seconds): launch and synchronisation dominate the first, where two processes
+# differ most; a breakdown by them tells a noisy harness from noisy small cases.
+TIME_BANDS = ((2e-4, "under 0.2 ms"), (1e-3, "0.2-1 ms"), (1e-2, "1-10 ms"), (1e-1, "10-100 ms"),
+              (math.inf, "0.1 s and over"))
+
+
 def changes(before, after):
-    """[(benchmark and parameters, after / before)] for every figure measured in both runs."""
+    """[(benchmark and parameters, backend, band of the first run's figure, after / before)] for every
+    figure measured in both runs."""
     ratios = []
     for key in sorted(set(before.get_all_result_keys()) & set(after.get_all_result_keys())):
         old, new = figures(before, key), figures(after, key)
         for combo in (combo for combo in old if combo in new):
             a, b = old[combo], new[combo]
             if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
-                ratios.append((f"{key}({', '.join(combo)})", b / a))
+                backend = combo[1].strip("'") if len(combo) > 1 else "-"
+                band = next(name for limit, name in TIME_BANDS if a < limit) if ".time_" in key else "memory"
+                ratios.append((f"{key}({', '.join(combo)})", backend, band, b / a))
     return ratios
+
+
+def median_change(ratios):
+    return math.exp(statistics.median(abs(math.log(r)) for r in ratios)) - 1
+
+
+def breakdown(ratios, factor):
+    """A table: per backend and band, the figures, their median change and how many moved beyond `factor`."""
+    order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
+    groups = {}
+    for _, backend, band, r in ratios:
+        groups.setdefault((backend, band), []).append(r)
+    rows = [(backend, band, len(rs), f"{median_change(rs):.1%}", sum(max(r, 1 / r) > factor for r in rs))
+            for (backend, band), rs in sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], 99)))]
+    return tabulate(rows, headers=("backend", "first run's time", "figures", "median change", f"beyond x{factor}"),
+                    tablefmt="github")
 
 
 def summary(ratios, factor):
     if not ratios:
         raise TableError("the two runs have no figure in common")
-    spread = [abs(math.log(r)) for _, r in ratios]
-    beyond = [(name, r) for name, r in ratios if max(r, 1 / r) > factor]
-    worst_name, worst = max(ratios, key=lambda item: abs(math.log(item[1])))
-    lines = [f"{len(ratios)} figures in both runs; median change {math.exp(statistics.median(spread)) - 1:.1%}; "
-             f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}"]
+    beyond = [(name, r) for name, _, _, r in ratios if max(r, 1 / r) > factor]
+    worst_name, _, _, worst = max(ratios, key=lambda item: abs(math.log(item[3])))
+    lines = [f"{len(ratios)} figures in both runs; median change {median_change([r for *_, r in ratios]):.1%}; "
+             f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}", "", breakdown(ratios, factor), ""]
     lines += [f"  {name}: x{r:.3f}" for name, r in sorted(beyond, key=lambda item: -abs(math.log(item[1])))]
     return "\n".join(lines) + "\n", not beyond
 
