@@ -263,6 +263,10 @@ class MLXBackend(Backend):
         counters = _mlx_memory_counters()
         if counters is None:
             raise NotImplementedError(self.memory_unavailable_reason())
+        # MLX on CUDA lets go of a finished call's buffers on a worker thread after `mx.eval` returns;
+        # unless that has happened, the last output still counts as held when its buffer is handed to
+        # the next, and the peak reads 0 (seen on the H100 for the fused float16 attention).
+        mx.synchronize()
         before = counters.get_active_memory()
         counters.reset_peak_memory()
         self.run(fn, args)

@@ -197,6 +197,18 @@ def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
     assert "names unknown backend tpu" in run.stderr and "Traceback" not in run.stderr
 
 
+ABSENT_HERE = [name for name in BACKEND_NAMES if BACKENDS[name].unavailable_reason()]
+
+
+@pytest.mark.skipif(not ABSENT_HERE, reason="every backend can run on this machine")
+def test_main_job_with_no_backend_that_can_run_here_is_one_line_and_leaves_no_file(tmp_path):
+    run = bench("--machine", "pytest-no-backend", "--quick", backends=ABSENT_HERE[0], home=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        f"error: none of the backends selected ({ABSENT_HERE[0]}) can run on this machine; set MLXBENCH_BACKENDS to")
+    assert not (ROOT / "results" / "pytest-no-backend").exists()
+
+
 def test_main_job_with_an_empty_selection_is_one_clear_line_and_leaves_no_file(tmp_path):
     before = set((ROOT / "results").rglob("*"))
     run = bench("--machine", "pytest-empty-selection", "--quick", "--bench", "NoSuchBenchmark", backends="cpu",
@@ -251,15 +263,22 @@ def test_plain_asv_in_a_fresh_checkout_builds_the_timeline_itself(tmp_path):
     assert timeline.hashes(checkout / ".asv" / "mlx-timeline") == timeline.hashes()
 
 
-def asv_selection(run_args, names):
-    """The benchmarks of `names` ("module.Class.method") that `asv run` with `run_args` would run, by
-    asv's own parser and filter (a case and backend for each)."""
+def asv_selected(run_args, name, params):
+    """The parameter combinations (tuples of values) of benchmark `name` ("module.Class.method") with
+    `params` that `asv run` with `run_args` would run, by asv's own parser and filter."""
     from asv.benchmarks import Benchmarks
     from asv.commands import make_argparser
 
     regexes = make_argparser()[0].parse_args(["run", *run_args]).bench
-    found = [{"name": name, "params": [["'dim=1'"], ["'cpu'"]]} for name in names]
-    return set(Benchmarks(argparse.Namespace(benchmark_dir="."), found, regex=regexes))
+    found = [{"name": name, "params": [[repr(value) for value in values] for values in params]}]
+    selection = Benchmarks(argparse.Namespace(benchmark_dir="."), found, regex=regexes).benchmark_selection
+    combinations = list(itertools.product(*params))
+    return {combinations[i] for i in selection.get(name, [])}
+
+
+def asv_selection(run_args, names):
+    """The benchmarks of `names` that `asv run` with `run_args` would run (a case and backend for each)."""
+    return {name for name in names if asv_selected(run_args, name, [["dim=1"], ["cpu"]])}
 
 
 def test_main_job_runs_module_by_module_unless_the_user_selects():
@@ -297,6 +316,34 @@ def test_main_job_selection_leaves_memory_out_unless_asked(user_args, without, w
     # The first run of the suite (bench_activations) where it goes module by module; the user's one run otherwise.
     assert asv_selection(runs(user_args)[0][1], SUITE_NAMES) == without
     assert asv_selection(runs(user_args, memory=True)[0][1], SUITE_NAMES) == with_memory
+
+
+ALL_BACKENDS = ("mlx_gpu", "mlx_cpu", "cpu", "mps", "cuda", "mlx_gpu_compile")
+
+
+@pytest.mark.parametrize("runnable, tf32, precisions, dtypes, expected", [
+    (("mlx_cpu", "cpu"), (), ("strict", "tf32"), ("float32",),
+     {("cpu", "strict", "float32"), ("mlx_cpu", "strict", "float32")}),
+    (("mlx_gpu", "cuda"), ("mlx_gpu", "cuda"), ("strict", "tf32"), ("float32", "bfloat16"),
+     {(b, p, "float32") for b in ("mlx_gpu", "cuda") for p in ("strict", "tf32")}
+     | {("mlx_gpu", "strict", "bfloat16"), ("cuda", "strict", "bfloat16")}),
+    (("mlx_gpu", "cuda"), ("mlx_gpu", "cuda"), ("tf32",), ("float16",), set()),
+    (("cuda", "cpu"), ("cuda",), ("tf32",), ("float32",), {("cuda", "tf32", "float32")}),
+])
+def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runnable, tf32, precisions, dtypes,
+                                                                          expected):
+    from tools.bench import runnable_combinations, runs
+    run_args = dict(runs(["--quick"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
+    attention = [["dim=8x12x512x64"], ALL_BACKENDS, ["strict", "tf32"], ["float32", "float16", "bfloat16"]]
+    selected = asv_selected(run_args["-bench_attention"], "bench_attention.CausalAttention.time_latency", attention)
+    assert {combination[1:] for combination in selected} == expected
+    own = runs(["--bench", "Attention"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes))
+    assert asv_selected(own[0][1], "bench_attention.CausalAttention.time_latency", attention) == selected
+    floor = [["dim=1"], ALL_BACKENDS]  # a family of float32 alone, without precision: the backend comes last
+    selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_latency", floor)
+    assert {backend for _, backend in selected} == set(runnable)
+    selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_throughput", floor)
+    assert {backend for _, backend in selected} == set(runnable) - {"mlx_cpu", "cpu"}, "throughput: GPU only"
 
 
 def project_copy(tmp_path, modules):

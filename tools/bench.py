@@ -14,6 +14,7 @@ import importlib.metadata
 import itertools
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -57,25 +58,24 @@ MEMORY_BENCHMARK = "track_peak_memory"
 _NOT_MEMORY = rf"^(?![^(]*\.{MEMORY_BENCHMARK}\()"
 
 
-def runs(asv_args, memory=False):
+def runs(asv_args, memory=False, combinations=""):
     """(log name suffix, asv run arguments) per asv run. asv saves a run's results only when it ends,
     so the whole suite runs module by module: a run cut short (a lost device, a time limit) costs one
     module. A selection of the user's own (--bench) is one run. Without `memory` every selection,
-    the user's too, leaves out the memory benchmark."""
+    the user's too, leaves out the memory benchmark. `combinations` (see `runnable_combinations`)
+    joins every selection."""
     if not any(_is_bench_option(arg) for arg in asv_args):
         modules = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
-        return [(f"-{module}", ["--bench", f"{'^' if memory else _NOT_MEMORY}{module}\\.", *asv_args])
+        return [(f"-{module}", ["--bench", f"{'^' if memory else _NOT_MEMORY}{module}\\.{combinations}", *asv_args])
                 for module in modules]
-    if memory:
-        return [("", list(asv_args))]
     args, after_option = [], False
     for arg in asv_args:
         if after_option:
-            arg = _without_memory(arg)
+            arg = _restricted(arg, memory, combinations)
         elif arg.startswith("--bench="):
-            arg = "--bench=" + _without_memory(arg[len("--bench="):])
+            arg = "--bench=" + _restricted(arg[len("--bench="):], memory, combinations)
         elif arg.startswith("-b") and arg != "-b":
-            arg = "-b" + _without_memory(arg[2:])
+            arg = "-b" + _restricted(arg[2:], memory, combinations)
         after_option = arg in ("-b", "--bench")
         args.append(arg)
     return [("", args)]
@@ -85,9 +85,43 @@ def _is_bench_option(arg):
     return arg in ("-b", "--bench") or arg.startswith(("-b", "--bench="))
 
 
-def _without_memory(pattern):
-    """`pattern` as asv applies it (re.search over the name), less the memory benchmark."""
-    return f"{_NOT_MEMORY}(?=.*?(?:{pattern}))"
+def _restricted(pattern, memory, combinations):
+    """`pattern` as asv applies it (re.search over the name), less the memory benchmark unless
+    `memory`, and within `combinations`."""
+    return f"{'^' if memory else _NOT_MEMORY}{combinations}(?=.*?(?:{pattern}))"
+
+
+def _any_of(values):
+    return "(?:" + "|".join(re.escape(value) for value in values) + ")"
+
+
+def runnable_combinations(runnable, tf32, precisions, dtypes):
+    """Lookaheads for --bench that drop the parameter combinations the suite would skip anyway: a
+    backend not in `runnable` (not selected, or absent here), a precision mode or dtype not selected,
+    TF32 on a backend not in `tf32` or with a half dtype, throughput off the GPU. asv matches --bench against each
+    combination's name ("module.Class.method('case', 'backend'[, 'precision'][, 'dtype'])") and
+    starts no process for the others: each skipped one costs a process start (about 25 ms)
+    otherwise, thousands a run. A combination left out keeps the figure an earlier run of the same
+    release recorded, or reads n/a."""
+    from benchmarks.common import BACKEND_NAMES, DTYPES, GPU_BACKENDS, PRECISIONS
+
+    absent = [name for name in BACKEND_NAMES if name not in runnable]
+    no_tf32 = [name for name in BACKEND_NAMES if name in runnable and name not in tf32]
+    half = [dtype for dtype in DTYPES if dtype != "float32"]
+    parts = []
+    if absent:  # the backend is the second parameter: after ", ", before "," or ")"
+        parts.append(f"(?!.*, '{_any_of(absent)}'[,)])")
+    if set(precisions) != set(PRECISIONS):
+        parts.append(f"(?!.*, '{_any_of(sorted(set(PRECISIONS) - set(precisions)))}'[,)])")
+    if "tf32" in precisions and no_tf32:
+        parts.append(f"(?!.*, '{_any_of(no_tf32)}', 'tf32')")
+    if set(dtypes) != set(DTYPES):  # the dtype is the last parameter
+        parts.append(f"(?!.*, '{_any_of(sorted(set(DTYPES) - set(dtypes)))}'\\))")
+    parts.append(f"(?!.*, 'tf32', '{_any_of(half)}'\\))")
+    off_gpu = [name for name in runnable if name not in GPU_BACKENDS]
+    if off_gpu:
+        parts.append(f"(?![^(]*\\.time_throughput\\(.*, '{_any_of(off_gpu)}'[,)])")
+    return "".join(parts)
 
 
 def release_commit(version, record_unlisted=False, repo=timeline.REPO):
@@ -112,21 +146,24 @@ def main(argv=None):
     args, asv_args = parser.parse_known_args(argv)
 
     try:  # the suite checks MLXBENCH_BACKENDS when it is imported
-        from benchmarks.common import (BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE, selected_backends,
-                                       selected_dtypes, selected_precisions)
+        from benchmarks.common import (BACKEND_NAMES, BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE,
+                                       selected_backends, selected_dtypes, selected_precisions)
         from tools import speedup_table
     except ValueError as error:
         sys.exit(f"error: {error}")
     selected = selected_backends()
+    available = [name for name in BACKEND_NAMES if not BACKENDS[name].unavailable_reason()]
+    runnable = [name for name in selected if name in available]
+    if not runnable:
+        sys.exit(f"error: none of the backends selected ({', '.join(selected)}) can run on this machine; "
+                 f"set {BACKENDS_VARIABLE} to some of {', '.join(available)}")
     for name in selected if os.environ.get(BACKENDS_VARIABLE) else ():
         reason = BACKENDS[name].unavailable_reason()
         if reason:
             print(f"warning: {BACKENDS_VARIABLE} asks for {name}, which this machine cannot run ({reason}); "
                   "it will show as n/a", file=sys.stderr)
-
     if "tf32" in os.environ.get(PRECISIONS_VARIABLE, "") and selected_precisions() == ("tf32",):
-        runnable = [n for n in selected if not BACKENDS[n].unavailable_reason() and BACKENDS[n].has_tf32()]
-        if not runnable:
+        if not any(BACKENDS[name].has_tf32() for name in runnable):
             sys.exit(f"error: {PRECISIONS_VARIABLE}=tf32 asks for TF32, which none of the backends here has "
                      f"({', '.join(selected)}); TF32 exists on CUDA only: use strict")
 
@@ -140,13 +177,17 @@ def main(argv=None):
         sys.exit(f"error: asv could not record machine {args.machine!r}")
     machine_dir = RESULTS / args.machine
     machine_dir.mkdir(parents=True, exist_ok=True)
-    for part, run_args in runs(asv_args, args.memory):
+    combinations = runnable_combinations(runnable, [name for name in runnable if BACKENDS[name].has_tf32()],
+                                         selected_precisions(), selected_dtypes())
+    for part, run_args in runs(asv_args, args.memory, combinations):
         log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}.log"
         code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                    "--show-stderr", *run_args, log=log)
         if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
             if "No benchmarks selected" in log.read_text():
                 log.unlink()
+                if part:  # a module with nothing to run in this selection (one family, float32 alone)
+                    continue
                 sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
                          "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
                          f"{MEMORY_BENCHMARK} only with --memory)")
