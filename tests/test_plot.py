@@ -3,6 +3,7 @@
 import pytest
 
 from benchmarks.bench_activations import Softmax
+from benchmarks.common import Case
 from tests_support import reference_table_rows, write_fake_results
 from tools import plot
 from tools.speedup_table import load_results, pick_result
@@ -62,3 +63,22 @@ def test_dtype_draws_that_dtypes_figures_under_a_name_of_its_own(tmp_path):
     written = sorted((tmp_path / "png").glob("*.png"))
     assert len(written) == 17 and all(path.name.endswith("-strict-bfloat16-latency.png") for path in written)
     assert (tmp_path / "png" / "box-Softmax-strict-bfloat16-latency.png").read_bytes().startswith(PNG)
+
+
+def test_memory_draws_each_calls_peak_in_megabytes_without_a_floor(tmp_path):
+    write_fake_results(tmp_path / "results", "box", memory=True)
+    result = pick_result(load_results(tmp_path / "results", "box")["box"], "box")
+    bars = plot.family_bars(result, Softmax, metric="memory")
+    result_mb = [4 * Softmax().output_elements(Case.parse(label)) / 1e6 for label in Softmax.cases]
+    assert bars["mlx_cpu"] == pytest.approx(result_mb) and bars["cpu"] == pytest.approx([2 * mb for mb in result_mb])
+    assert plot.main(["families", "--results", str(tmp_path / "results"), "--machine", "box", "--metric", "memory",
+                      "--out", str(tmp_path / "png")]) == 0
+    assert (tmp_path / "png" / "box-Softmax-strict-memory.png").read_bytes().startswith(PNG)
+    assert plot.unit("memory")[0] == "MB per call (peak)" and plot.unit("latency")[0] == "ms per call"
+
+
+def test_a_peak_of_nothing_is_drawn_and_does_not_decide_the_scale():
+    figure = plot.family_figure("peaks", ["a", "b", "c"], {"mlx_gpu": [0.0, 1.0, 2.0]}, label="MB per call (peak)")
+    assert figure.axes[0].get_yscale() == "linear" and figure.axes[0].get_ylabel() == "MB per call (peak)"
+    figure = plot.family_figure("peaks", ["a", "b", "c"], {"mlx_gpu": [0.0, 1.0, 200.0]})
+    assert figure.axes[0].get_yscale() == "log"

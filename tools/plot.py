@@ -1,12 +1,12 @@
 """Pictures of asv's results, as PNG files.
 
     python -m tools.plot families --machine NAME [--release V] [--precision strict] [--dtype float32]
-                                  [--metric latency] [--out DIR]
+                                  [--metric latency|throughput|memory] [--out DIR]
     python -m tools.plot history --machine NAME --row "Softmax / dim=64x1000000 axi=-1" [--out FILE]
 
 `families`: per op family, the milliseconds of every backend with figures, per case, as grouped bars
 (log scale when they span more than 20x), each backend's floor (the synchronised one-element op) as
-a dashed line. `history`: one case over the MLX releases with results,
+a dashed line; with `--metric memory`, each call's peak memory in MB instead (no floor). `history`: one case over the MLX releases with results,
 a line per backend.
 """
 
@@ -14,6 +14,7 @@ import argparse
 import io
 import math
 import sys
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -23,32 +24,46 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
-from tools.speedup_table import (METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num, cell_values,  # noqa: E402
-                                 find_row, load_results, pick_result, table_families, write_atomically)
+from tools.speedup_table import (MEGABYTE, METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num,  # noqa: E402
+                                 cell_values, find_row, load_results, pick_result, table_families, write_atomically)
 
 LOG_SCALE_SPREAD = 20
+METRICS = (*TIME_METRICS, "memory")
+UNITS = {"memory": ("MB per call (peak)", 1 / MEGABYTE)}  # asv's bytes; time metrics: its seconds, drawn in ms
+
+
+def figure_of(cell):
+    """asv's figure as a float, or None (skipped, failed, not run); memory figures are ints (bytes)."""
+    return float(cell) if isinstance(cell, (int, float)) and _measured(float(cell)) else None
+
+
+def unit(metric):
+    """(axis label, factor from asv's figure) of `metric`."""
+    return UNITS.get(metric, ("ms per call", 1e3))
 
 
 def family_bars(result, family, precision="strict", metric="latency", dtype="float32"):
-    """{backend: [ms or None per case]} for the backends with at least one figure, cases in order."""
+    """{backend: [ms (MB for memory) or None per case]} for the backends with at least one figure, cases
+    in order."""
     cells = cell_values(result, family, precision, metric, dtype)
+    factor = unit(metric)[1]
     bars = {}
     for backend in BACKEND_NAMES:
-        values = [_num(cells.get((label, backend))) for label in family.cases]
-        values = [v * 1e3 if _measured(v) else None for v in values]
+        values = [figure_of(cells.get((label, backend))) for label in family.cases]
+        values = [v * factor if v is not None else None for v in values]
         if any(v is not None for v in values):
             bars[backend] = values
     return bars
 
 
 def release_series(results, family, label, precision="strict", metric="latency", dtype="float32"):
-    """{backend: [(release, ms)]} over the results' MLX releases, oldest first (the timeline's order)."""
+    """{backend: [(release, ms or MB)]} over the results' MLX releases, oldest first (the timeline's order)."""
     order = {version: i for i, (version, _) in enumerate(timeline.read_releases())}
     series = {}
     for result in sorted(results, key=lambda r: order.get(r.params.get("mlx"), math.inf)):
         for (case, backend), value in cell_values(result, family, precision, metric, dtype).items():
-            if case == label and _measured(_num(value)):
-                series.setdefault(backend, []).append((result.params.get("mlx", "?"), value * 1e3))
+            if case == label and figure_of(value) is not None:
+                series.setdefault(backend, []).append((result.params.get("mlx", "?"), value * unit(metric)[1]))
     return series
 
 
@@ -59,7 +74,7 @@ def floors(result):
     return {backend: value * 1e3 for (_, backend), value in values.items() if _measured(_num(value))}
 
 
-def family_figure(title, labels, bars, floor_ms=None):
+def family_figure(title, labels, bars, floor_ms=None, label="ms per call"):
     figure, axes = plt.subplots(figsize=(max(6.0, 1.6 * len(labels) + 2), 4.2))
     width = 0.8 / len(bars)
     for i, (backend, values) in enumerate(bars.items()):
@@ -68,25 +83,26 @@ def family_figure(title, labels, bars, floor_ms=None):
         if backend in (floor_ms or {}):
             axes.axhline(floor_ms[backend], color=drawn.patches[0].get_facecolor(), linestyle="--", linewidth=0.8,
                          label=f"{backend} floor")
-    measured = [v for values in bars.values() for v in values if v is not None]
-    if max(measured) / min(measured) > LOG_SCALE_SPREAD:
+    measured = [v for values in bars.values() for v in values if v is not None and v > 0]  # a peak can be 0
+    if measured and max(measured) / min(measured) > LOG_SCALE_SPREAD:
         axes.set_yscale("log")
-    axes.set_xticks(range(len(labels)), [label.replace(" ", "\n") for label in labels], fontsize=7)
-    return finished(figure, axes, title)
+    axes.set_xticks(range(len(labels)), [case.replace(" ", "\n") for case in labels], fontsize=7)
+    return finished(figure, axes, title, label)
 
 
-def history_figure(title, series):
+def history_figure(title, series, label="ms per call"):
     figure, axes = plt.subplots(figsize=(7, 4))
     for backend, points in series.items():
         axes.plot([release for release, _ in points], [ms for _, ms in points], marker="o", label=backend)
     axes.set_xlabel("MLX release")
-    return finished(figure, axes, title)
+    return finished(figure, axes, title, label)
 
 
-def finished(figure, axes, title):
-    axes.set_ylabel("ms per call")
-    axes.set_title(title, fontsize=9)
-    axes.legend(fontsize=8)
+def finished(figure, axes, title, label):
+    axes.set_ylabel(label)
+    # Wrapped to the figure (about 12 characters of 9-point text an inch): a metric's note can be long.
+    axes.set_title(textwrap.fill(title, int(figure.get_figwidth() * 12)), fontsize=9)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     figure.tight_layout()
     return figure
 
@@ -111,7 +127,8 @@ def plot_families(args):
             title = (f"{family.__name__} on {args.machine}: MLX {result.params.get('mlx', '?')}, torch "
                      f"{result.params.get('torch', '?')}, {args.dtype} {args.precision}, {METRIC_NOTES[args.metric]}")
             name = f"{args.machine}-{family.__name__}-{args.precision}{_dtype_suffix(args.dtype)}-{args.metric}.png"
-            figure = family_figure(title, family.cases, bars, floors(result))
+            floor = floors(result) if args.metric in TIME_METRICS else None
+            figure = family_figure(title, family.cases, bars, floor, unit(args.metric)[0])
             written.append(save_png(figure, Path(args.out) / name))
     if not written:
         raise TableError(f"the results of {args.machine} have no {args.dtype} {args.metric} figure to draw")
@@ -130,7 +147,7 @@ def plot_history(args):
         raise TableError(f"{args.machine} has no {args.dtype} {args.metric} figure of {args.row!r}")
     title = f"{args.row} on {args.machine}, {args.dtype} {args.precision}, {METRIC_NOTES[args.metric]}"
     out = args.out if args.out.endswith(".png") else str(Path(args.out) / f"{args.machine}-history{_dtype_suffix(args.dtype)}.png")
-    return [save_png(history_figure(title, series), out)]
+    return [save_png(history_figure(title, series, unit(args.metric)[0]), out)]
 
 
 def main(argv=None):
@@ -142,7 +159,7 @@ def main(argv=None):
     parser.add_argument("--row", help="with history: the case, as the tables name it")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
     parser.add_argument("--dtype", choices=DTYPES, default="float32")
-    parser.add_argument("--metric", choices=TIME_METRICS, default="latency")
+    parser.add_argument("--metric", choices=METRICS, default="latency")
     parser.add_argument("--out", default="plots", help="folder (families) or folder or .png file (history)")
     args = parser.parse_args(argv)
     if args.what == "history" and not args.row:
