@@ -110,7 +110,8 @@ def test_precision_selects_the_mode_and_says_so_in_the_header(tmp_path):
     tf32 = table(tmp_path, "--precision", "tf32").stdout
     assert "tf32 mode: MatMul, Linear and convolutions may multiply in TF32" in tf32.splitlines()[0]
     matmul = next(line for line in tf32.splitlines() if "MatMul / dim=32x1x1000" in line)
-    assert "0.87" not in matmul and "n/a" in matmul  # the fake results hold strict values only
+    cells = [cell.strip() for cell in matmul.strip("|").split("|")]
+    assert cells[1:5] == ["n/a", "0.87", "n/a", "0.81"], "GPUs: no tf32 figure here; CPUs: their float32 ones"
     argmax = next(line for line in tf32.splitlines() if "Argmax / dim=64x1024x128 axi=0" in line)
     assert "26.50" in argmax  # families without matrix units have one mode
     strict = table(tmp_path).stdout

@@ -131,6 +131,7 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
     """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
+    The CPU backends have no TF32 anywhere: in `tf32` they give their strict (float32) values.
     Those with a dtype parameter give the values of `dtype`; results without one (written before it
     existed, or of a float32-only family) are float32. `throughput` figures are asv's time for
     BACK_TO_BACK calls, divided by it.
@@ -143,9 +144,13 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
     for combo, value in zip(itertools.product(*params), result.get_result_value(key, params)):
         case, backend, *rest = (value_repr.strip("'") for value_repr in combo)
         given_precision, given_dtype = modes_of(rest)
-        if given_precision in (None, precision) and given_dtype == dtype:
+        wanted = "strict" if backend in WITHOUT_TF32 else precision
+        if given_precision in (None, wanted) and given_dtype == dtype:
             cells[(case, backend)] = value / BACK_TO_BACK if metric == "throughput" and _measured(value) else value
     return cells
+
+
+WITHOUT_TF32 = ("mlx_cpu", "cpu")  # the GPU backends have it or not by machine (CUDA or not); CPUs never
 
 
 def modes_of(values):
@@ -217,7 +222,8 @@ def _failure_note(reasons, family, label, backend, result, precision, metric, dt
 
 PRECISION_NOTES = {
     "strict": "float32 (strict: no TF32 anywhere)",
-    "tf32": "tf32 mode: MatMul, Linear and convolutions may multiply in TF32 on CUDA; all else float32",
+    "tf32": "tf32 mode: MatMul, Linear and convolutions may multiply in TF32 on CUDA; all else float32 "
+            "(CPUs have no TF32: their float32 figures)",
 }
 
 
