@@ -66,8 +66,8 @@ def runs(asv_args, memory=False, combinations=""):
     joins every selection."""
     if not any(_is_bench_option(arg) for arg in asv_args):
         modules = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
-        return [(f"-{module}", ["--bench", f"{'^' if memory else _NOT_MEMORY}{module}\\.{combinations}", *asv_args])
-                for module in modules]
+        start = "^" if memory else _NOT_MEMORY
+        return [(f"-{module}", ["--bench", f"{start}{module}\\.{combinations}", *asv_args]) for module in modules]
     args, after_option = [], False
     for arg in asv_args:
         if after_option:
@@ -98,11 +98,11 @@ def _any_of(values):
 def runnable_combinations(runnable, tf32, precisions, dtypes):
     """Lookaheads for --bench that drop the parameter combinations the suite would skip anyway: a
     backend not in `runnable` (not selected, or absent here), a precision mode or dtype not selected,
-    TF32 on a backend not in `tf32` or with a half dtype, throughput off the GPU. asv matches --bench against each
-    combination's name ("module.Class.method('case', 'backend'[, 'precision'][, 'dtype'])") and
-    starts no process for the others: each skipped one costs a process start (about 25 ms)
-    otherwise, thousands a run. A combination left out keeps the figure an earlier run of the same
-    release recorded, or reads n/a."""
+    TF32 on a backend not in `tf32` or with a half dtype, throughput off the GPU. asv matches --bench
+    against each combination's name ("module.Class.method('case', 'backend'[, 'precision'][,
+    'dtype'])") and starts no process for the others: each skipped one costs a process start (about
+    25 ms) otherwise, thousands a run. A combination left out keeps the figure an earlier run of the
+    same release recorded, or reads n/a."""
     from benchmarks.common import BACKEND_NAMES, DTYPES, GPU_BACKENDS, PRECISIONS
 
     absent = [name for name in BACKEND_NAMES if name not in runnable]
@@ -152,15 +152,14 @@ def main(argv=None):
     except ValueError as error:
         sys.exit(f"error: {error}")
     selected = selected_backends()
-    available = [name for name in BACKEND_NAMES if not BACKENDS[name].unavailable_reason()]
-    runnable = [name for name in selected if name in available]
+    absence = {name: BACKENDS[name].unavailable_reason() for name in BACKEND_NAMES}  # probed once
+    runnable = [name for name in selected if not absence[name]]
     if not runnable:
         sys.exit(f"error: none of the backends selected ({', '.join(selected)}) can run on this machine; "
-                 f"set {BACKENDS_VARIABLE} to some of {', '.join(available)}")
+                 f"set {BACKENDS_VARIABLE} to some of {', '.join(n for n in BACKEND_NAMES if not absence[n])}")
     for name in selected if os.environ.get(BACKENDS_VARIABLE) else ():
-        reason = BACKENDS[name].unavailable_reason()
-        if reason:
-            print(f"warning: {BACKENDS_VARIABLE} asks for {name}, which this machine cannot run ({reason}); "
+        if absence[name]:
+            print(f"warning: {BACKENDS_VARIABLE} asks for {name}, which this machine cannot run ({absence[name]}); "
                   "it will show as n/a", file=sys.stderr)
     if "tf32" in os.environ.get(PRECISIONS_VARIABLE, "") and selected_precisions() == ("tf32",):
         if not any(BACKENDS[name].has_tf32() for name in runnable):
