@@ -450,6 +450,10 @@ BACKENDS = {
     "mlx_gpu_compile": MLXCompiledBackend("mlx_gpu_compile", "gpu"),
 }
 
+# CPUs and Apple's GPU have no TF32 on any machine: their float32 is float32 in either mode. (MLX's
+# GPU has it or not by machine: CUDA, or Metal.)
+WITHOUT_TF32 = tuple(name for name, backend in BACKENDS.items() if backend.device in ("cpu", "mps"))
+
 
 def usable_backend(name, precision="strict"):
     """The backend called `name`, or NotImplementedError (asv's skip) saying why it cannot run."""
@@ -458,7 +462,7 @@ def usable_backend(name, precision="strict"):
     if check_precision(precision) not in selected_precisions():
         raise NotImplementedError(f"{precision} is not in {PRECISIONS_VARIABLE}={os.environ[PRECISIONS_VARIABLE]}")
     backend = BACKENDS[name]
-    if precision == "tf32" and backend.device in ("cpu", "mps"):
+    if precision == "tf32" and name in WITHOUT_TF32:
         raise NotImplementedError(f"{name} has no TF32 mode here: float32 is float32, only strict runs")
     if backend.framework == "mlx":
         fix_mlx_precision(precision)  # before anything in MLX runs

@@ -25,7 +25,8 @@ import numpy as np
 from .backends import (  # noqa: F401 (mx, nn, torch, F, mlx_compiled and the names tools read: passed on)
     BACK_TO_BACK, BACKEND_NAMES, BACKENDS, BACKENDS_VARIABLE, DTYPES, EPSILON, GPU_BACKENDS, PRECISIONS,
     PRECISIONS_VARIABLE, F, MLXCompiledBackend, fix_mlx_precision, measured_precision, mlx_compiled, mx, nn,
-    rounded_to, selected_backends, selected_dtypes, selected_precisions, torch, usable_backend, verified_backend)
+    rounded_to, selected_backends, selected_dtypes, selected_precisions, torch, usable_backend, verified_backend,
+    WITHOUT_TF32)
 
 _LABEL_TOKEN = re.compile(r"^(dim|axi)=(-?\d+(?:x\d+)*)$")
 

@@ -27,7 +27,7 @@ from asv import util as asv_util
 from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
-from benchmarks.common import BACK_TO_BACK, DTYPES, PRECISIONS, Case, op_families
+from benchmarks.common import BACK_TO_BACK, DTYPES, PRECISIONS, WITHOUT_TF32, Case, op_families
 from benchmarks.known_failures import KNOWN_FAILURES
 from tools import timeline
 
@@ -131,7 +131,7 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
     """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
-    The CPU backends have no TF32 anywhere: in `tf32` they give their strict (float32) values.
+    Backends without TF32 on any machine (CPUs, mps) give their strict (float32) values in `tf32`.
     Those with a dtype parameter give the values of `dtype`; results without one (written before it
     existed, or of a float32-only family) are float32. `throughput` figures are asv's time for
     BACK_TO_BACK calls, divided by it.
@@ -149,8 +149,6 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
             cells[(case, backend)] = value / BACK_TO_BACK if metric == "throughput" and _measured(value) else value
     return cells
 
-
-WITHOUT_TF32 = ("mlx_cpu", "cpu")  # the GPU backends have it or not by machine (CUDA or not); CPUs never
 
 
 def modes_of(values):
@@ -223,7 +221,7 @@ def _failure_note(reasons, family, label, backend, result, precision, metric, dt
 PRECISION_NOTES = {
     "strict": "float32 (strict: no TF32 anywhere)",
     "tf32": "tf32 mode: MatMul, Linear and convolutions may multiply in TF32 on CUDA; all else float32 "
-            "(CPUs have no TF32: their float32 figures)",
+            "(CPUs and mps have no TF32: their float32 figures)",
 }
 
 
