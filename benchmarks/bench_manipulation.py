@@ -1,5 +1,7 @@
 """Joining arrays, gathering rows by index, and scattering rows into a table by index."""
 
+import warnings
+
 import numpy as np
 
 from .common import OpBenchmark, mx, random_floats, torch
@@ -102,6 +104,10 @@ class ScatterAdd(RowScatter, OpBenchmark):
 
     def torch(self, table, indices, updates):
         return torch.index_add(table, 0, indices, updates)
+
+
+# torch says so once per process, which under asv is once per case and backend, in every run log.
+warnings.filterwarnings("ignore", r"index_reduce\(\) is in beta", UserWarning)
 
 
 class ScatterMax(RowScatter, OpBenchmark):
