@@ -18,7 +18,7 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, selected_backends
 from conftest import ROOT
-from tests_support import HEAP_EDGES
+from tests_support import HEAP_EDGES, write_fake_results
 from tools import timeline
 
 MACHINE = "pytest-box"
@@ -197,6 +197,21 @@ def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
     assert "names unknown backend tpu" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--quik"], "error: asv run does not accept '--quik': unrecognized arguments: --quik"),
+    (["--quick", "--bench", "Floor("], "error: asv run does not accept '--quick --bench Floor(': --bench 'Floor(' is "
+                                      "not a regular expression"),
+    (["--machine", "a/b"], "error: machine name 'a/b' cannot name a folder of results/"),
+    (["--machine", ""], "error: machine name '' cannot name a folder of results/"),
+])
+def test_main_job_refuses_bad_options_in_one_line_and_touches_no_result(tmp_path, args, message):
+    # asv exits 2 on a usage error, as on a run with failed cases: checked before anything is written.
+    before = {path: path.stat().st_mtime_ns for path in (ROOT / "results").rglob("*")}
+    run = bench("--machine", "h100-sxm-80gb", *args, backends="cpu", home=tmp_path)
+    assert run.returncode == 1 and run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr
+    assert {path: path.stat().st_mtime_ns for path in (ROOT / "results").rglob("*")} == before
+
+
 ABSENT_HERE = [name for name in BACKEND_NAMES if BACKENDS[name].unavailable_reason()]
 
 
@@ -366,10 +381,19 @@ def project_copy(tmp_path, modules):
 
 def test_main_job_writes_a_table_per_selected_dtype(tmp_path):
     project = project_copy(tmp_path, {"bench_activations.py": None})
+    # Results of another environment of the same machine and release (asv's virtualenv, another host's
+    # interpreter): they keep their versions, and the table is this run's.
+    write_fake_results(project / "results", "box")
+    other, = asv_results.iter_results_for_machine(str(project / "results"), "box")
+    other._params["torch"] = "1.0.0-other"
+    other.save(str(project / "results"))
     env = dict(os.environ, MLXBENCH_BACKENDS="cpu", MLXBENCH_DTYPES="bfloat16,float32", HOME=str(tmp_path))
     run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick", "--bench",
                           r"ReLU\.time_latency"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
+    versions = {result.env_name: result.params["torch"]
+                for result in asv_results.iter_results_for_machine(str(project / "results"), "box")}
+    assert versions.pop(other.env_name) == "1.0.0-other" and list(versions.values()) == [importlib.metadata.version("torch")]
     version = importlib.metadata.version("mlx")
     for dtype, name in (("float32", f"speedup-mlx-{version}.md"), ("bfloat16", f"speedup-mlx-{version}-bfloat16.md")):
         lines = (project / "results" / "box" / name).read_text().splitlines()
@@ -377,6 +401,7 @@ def test_main_job_writes_a_table_per_selected_dtype(tmp_path):
         head, relu = ([cell.strip() for cell in line.split("|")] for line in (lines[2], next(
             line for line in lines if line.startswith("| ReLU / dim=128x16x1024 "))))
         assert float(relu[head.index("cpu")]) > 0, "torch's cpu column holds a time"
+        assert relu[head.index("mlx_cpu")] in ("n/a", "not run"), "of this run, not the other environment's"
     assert len(list((project / "results" / "box").glob("speedup-*.md"))) == 2, "no float16 table: not selected"
 
 

@@ -10,7 +10,9 @@ of its own per case and backend, which would add a second pass over the suite to
 """
 
 import argparse
+import contextlib
 import importlib.metadata
+import io
 import itertools
 import os
 import platform
@@ -33,23 +35,57 @@ def installed_versions():
 
 
 def asv(*args, log=None):
+    """asv's exit code; with `log`, its output is shown and kept in `log.partial`, which the caller
+    renames to `log` once the run counts (an earlier run's log stays whole until then)."""
     command = [sys.executable, "-m", "asv", "--config", str(ROOT / "asv.conf.json"), *args]
     if log is None:
         return subprocess.run(command, cwd=ROOT).returncode
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
-        with open(log, "w") as saved:
+        with open(partial(log), "w") as saved:
             for line in run.stdout:
                 sys.stdout.write(line)
                 saved.write(line)
     return run.returncode
 
 
+def partial(log):
+    return log.with_name(log.name + ".partial")
+
+
+def asv_run_error(asv_args):
+    """Why asv's own parser rejects `asv run` with these options (one line), or None. asv exits 2 on a
+    usage error, the code it also gives a run in which some cases failed: it is checked first."""
+    from asv.commands import make_argparser
+
+    usage = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(usage):
+            args = make_argparser()[0].parse_args(["run", "--python=same", *asv_args])
+    except SystemExit:
+        return re.sub(r"^asv( run)?: error: ", "", usage.getvalue().strip().splitlines()[-1])
+    for pattern in args.bench or ():
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            return f"--bench {pattern!r} is not a regular expression ({error})"
+    return None
+
+
+def environment_name():
+    """The name asv gives this interpreter's environment (`--python=same`), as in its result files."""
+    from asv.environment import get_env_name
+
+    return get_env_name("existing", os.path.abspath(sys.executable).replace(os.path.sep, "_"), {}, {})
+
+
 def record_versions(machine, commit, versions):
-    """Put the MLX, torch and numpy versions into asv's own result file (asv's --python=same has none)."""
+    """Put the MLX, torch and numpy versions into asv's own result file of this environment (asv's
+    --python=same has none); another environment's results of the same machine keep theirs."""
     for result in iter_results_for_machine_and_hash(str(RESULTS), machine, commit):
-        result._params.update(versions, python=platform.python_version())
-        result._requirements.update(versions)
-        result.save(str(RESULTS))
+        if result.env_name == environment_name():
+            result._params.update(versions, python=platform.python_version())
+            result._requirements.update(versions)
+            result.save(str(RESULTS))
 
 
 MEMORY_BENCHMARK = "track_peak_memory"
@@ -134,6 +170,9 @@ def release_commit(version, record_unlisted=False, repo=timeline.REPO):
     return timeline.commit_of(version, repo)
 
 
+MACHINE_NAME = re.compile(r"[\w.-]+")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--machine", default=os.environ.get("MLXBENCH_MACHINE") or socket.gethostname(),
@@ -144,6 +183,13 @@ def main(argv=None):
                         help="also measure each case's peak memory (track_peak_memory: one more process per case "
                              "and backend, left out by default) and write its table")
     args, asv_args = parser.parse_known_args(argv)
+    if not MACHINE_NAME.fullmatch(args.machine) or args.machine in (".", ".."):
+        sys.exit(f"error: machine name {args.machine!r} cannot name a folder of results/; "
+                 "use letters, digits, '.', '_' and '-' (e.g. --machine h100-sxm-80gb)")
+    usage_error = asv_run_error(asv_args)
+    if usage_error:
+        sys.exit(f"error: asv run does not accept {' '.join(asv_args)!r}: {usage_error} "
+                 "(`asv run --help` lists its options)")
 
     try:  # the suite checks MLXBENCH_BACKENDS when it is imported
         from benchmarks.common import (BACKEND_NAMES, BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE,
@@ -183,14 +229,15 @@ def main(argv=None):
         code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                    "--show-stderr", *run_args, log=log)
         if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
-            if "No benchmarks selected" in log.read_text():
-                log.unlink()
+            if "No benchmarks selected" in partial(log).read_text():
+                partial(log).unlink()
                 if part:  # a module with nothing to run in this selection (one family, float32 alone)
                     continue
                 sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
                          "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
                          f"{MEMORY_BENCHMARK} only with --memory)")
-            sys.exit(f"error: asv run failed (exit {code}); its output is in {log.relative_to(ROOT)}")
+            sys.exit(f"error: asv run failed (exit {code}); its output is in {partial(log).relative_to(ROOT)}")
+        partial(log).replace(log)
         record_versions(args.machine, commit, versions)
 
     tables = {"speedup": [], "memory": ["--metric", "memory"]}

@@ -80,7 +80,8 @@ def load_results(results_dir, machine=None):
 
 
 def pick_result(results, machine, release=None, commit=None):
-    """The result for a release or commit (default: the newest release with results)."""
+    """The result for a release or commit (default: the newest release with results); of several
+    environments' results for it, the one that ran last."""
     versions = {hash_: version for version, hash_ in timeline.hashes().items()} if timeline.REPO.exists() else {}
     if release is not None:
         wanted = [r for r in results if r.params.get("mlx") == release or versions.get(r.commit_hash) == release]
@@ -90,11 +91,17 @@ def pick_result(results, machine, release=None, commit=None):
         label = f"commit {commit}"
     else:
         order = list(versions)
-        return max(results, key=lambda r: (order.index(r.commit_hash) if r.commit_hash in order else -1, r.date or 0))
+        return max(results, key=lambda r: (order.index(r.commit_hash) if r.commit_hash in order else -1, *_newest(r)))
     if not wanted:
         have = sorted({r.params.get("mlx") or r.commit_hash[:8] for r in results})
         raise TableError(f"no results for {label} on machine {machine!r}; it has results for: {', '.join(have)}")
-    return max(wanted, key=lambda r: r.date or 0)
+    return max(wanted, key=_newest)
+
+
+def _newest(result):
+    """Order of results of one machine: commit date, then (environments of one commit: `make bench`'s
+    own and asv's virtualenvs) when their newest benchmark ran."""
+    return result.date or 0, max(result.started_at.values(), default=0)
 
 
 _BENCHMARK_LINE = re.compile(r"··· (\S+)\s")
