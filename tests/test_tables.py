@@ -2,6 +2,7 @@
 
 import json
 import math
+import stat
 import subprocess
 import sys
 
@@ -162,6 +163,32 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
     write_fake_results(tmp_path / "new" / "results", "box")
     old_rows, new_rows = (table_rows(table(tmp_path / run).stdout) for run in ("old", "new"))
     assert old_rows == new_rows and len(new_rows) == TABLE_ROWS
+
+
+def test_a_bad_release_list_is_one_line_and_a_failed_build_keeps_the_timeline(tmp_path):
+    repo = tmp_path / "timeline"
+    built = timeline.build(timeline.read_releases(), repo)
+    listing = tmp_path / "mlx-releases.txt"
+    listing.write_text(timeline.RELEASES.read_text() + "0.99.0 2026-13-45\n")
+    with pytest.raises(timeline.TimelineError, match=r"mlx-releases.txt:\d+: expected 'VERSION YYYY-MM-DD', "
+                                                     r"got '0.99.0 2026-13-45'; run `make releases`"):
+        timeline.read_releases(listing)
+    with pytest.raises(timeline.TimelineError, match="cannot read the release list .*missing.txt"):
+        timeline.read_releases(tmp_path / "missing.txt")
+    with pytest.raises(ValueError):  # a build that breaks half-way (here: on a date) ...
+        timeline.build([("0.1.0", "2026-01-01"), ("0.2.0", "2026-13-45")], repo)
+    assert timeline.hashes(repo) == built, "... leaves the timeline as it was"
+
+
+def test_a_refresh_without_the_index_is_one_line_and_the_list_is_written_whole_and_readable(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    with pytest.raises(timeline.TimelineError, match="cannot read mlx's releases from http://127.0.0.1:9/simple/mlx/ "
+                                                     r"\(ConnectionError: .*\); check the network"):
+        timeline.fetch_releases()
+    listing = tmp_path / "mlx-releases.txt"
+    timeline.write_releases([("0.1.0", "2024-01-02")], listing)
+    assert stat.S_IMODE(listing.stat().st_mode) == 0o644 and list(tmp_path.iterdir()) == [listing]
+    assert timeline.read_releases(listing) == [("0.1.0", "2024-01-02")]
 
 
 def test_timeline_is_deterministic_and_tagged(tmp_path):

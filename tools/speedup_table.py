@@ -82,7 +82,7 @@ def load_results(results_dir, machine=None):
 def pick_result(results, machine, release=None, commit=None):
     """The result for a release or commit (default: the newest release with results); of several
     environments' results for it, the one that ran last."""
-    versions = {hash_: version for version, hash_ in timeline.hashes().items()} if timeline.REPO.exists() else {}
+    versions = {hash_: version for version, hash_ in timeline.build().items()}
     if release is not None:
         wanted = [r for r in results if r.params.get("mlx") == release or versions.get(r.commit_hash) == release]
         label = f"mlx {release}"

@@ -36,13 +36,19 @@ class TimelineError(Exception):
 
 
 def read_releases(path=RELEASES):
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise TimelineError(f"cannot read the release list {path} ({error.strerror}); restore it from git "
+                            "or run `make releases`")
     releases = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         try:
             version, date = line.split()
+            datetime.date.fromisoformat(date)
         except ValueError:
             raise TimelineError(f"{path}:{number}: expected 'VERSION YYYY-MM-DD', got {line!r}; run `make releases`")
         releases.append((version, date))
@@ -57,13 +63,20 @@ def fetch_releases(package="mlx"):
     from pip._internal.network.session import PipSession
     from pip._vendor.packaging.version import InvalidVersion, Version
 
+    from pip._vendor.requests.exceptions import RequestException
+
     index = os.environ.get("PIP_INDEX_URL") or _pip_config("global.index-url") or PyPI.simple_url
-    response = PipSession().get(
-        f"{index.rstrip('/')}/{package}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60
-    )
-    response.raise_for_status()
+    url = f"{index.rstrip('/')}/{package}/"
+    try:
+        response = PipSession().get(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60)
+        response.raise_for_status()
+        files = response.json()["files"]
+    except (RequestException, ValueError, KeyError) as error:
+        raise TimelineError(f"cannot read {package}'s releases from {url} ({type(error).__name__}: "
+                            f"{str(error).splitlines()[0] if str(error) else 'no JSON file list'}); check the network "
+                            "and pip's index (PIP_INDEX_URL); the list was left as it was")
     first_upload = {}
-    for file in response.json()["files"]:
+    for file in files:
         try:
             version = _version_of(file["filename"], package)
             parsed = Version(version)
@@ -94,7 +107,11 @@ def write_releases(releases, path=RELEASES):
     text = HEADER + "".join(f"{version} {date}\n" for version, date in releases)
     with tempfile.NamedTemporaryFile("w", dir=Path(path).parent, delete=False) as tmp:
         tmp.write(text)
-    os.replace(tmp.name, path)
+    try:
+        os.chmod(tmp.name, 0o644)  # a committed file, readable by all (the temporary file is private)
+        os.replace(tmp.name, path)
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)
 
 
 def _git(repo, *args, **kwargs):
@@ -123,11 +140,15 @@ def build(releases=None, repo=REPO):
     """Create the timeline repository, or rebuild it if it no longer matches the list; {version: hash}."""
     releases = releases or read_releases()
     if _current(repo) != [version for version, _ in releases]:
+        # Built aside and swapped in: a build that fails leaves the timeline as it was.
+        new = Path(repo).with_name(Path(repo).name + ".new")
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        _git(new, "init", "--quiet", "--initial-branch", BRANCH)
+        _git(new, "fast-import", "--quiet", input=_fast_import_stream(releases))
+        _git(new, "reset", "--quiet", "--hard", BRANCH)
         shutil.rmtree(repo, ignore_errors=True)
-        Path(repo).mkdir(parents=True)
-        _git(repo, "init", "--quiet", "--initial-branch", BRANCH)
-        _git(repo, "fast-import", "--quiet", input=_fast_import_stream(releases))
-        _git(repo, "reset", "--quiet", "--hard", BRANCH)
+        os.replace(new, repo)
     return hashes(repo)
 
 
