@@ -72,9 +72,6 @@ def selected_backends(value=None):
     return _selection(BACKENDS_VARIABLE, value, BACKEND_NAMES, "backend", BACKEND_NAMES)
 
 
-# Checked at import so that a typo stops `asv run` at discovery, before anything is timed.
-selected_backends()
-
 PRECISIONS = ("strict", "tf32")
 """Precision modes of the families that use matrix units. `strict`: float32 is float32 on both
 frameworks. `tf32`: both may multiply in TF32. Only CUDA has TF32; elsewhere `strict` is all."""
@@ -94,8 +91,6 @@ def selected_precisions(value=None):
     return _selection(PRECISIONS_VARIABLE, value, PRECISIONS, "precision mode", PRECISIONS)
 
 
-selected_precisions()
-
 DTYPES = ("float32", "float16", "bfloat16")
 """The floating dtypes an op family runs in: its floating inputs are converted to it (indices stay
 int32) and both frameworks compute and return it. The `tf32` mode exists for float32 only."""
@@ -109,7 +104,16 @@ def selected_dtypes(value=None):
     return _selection(DTYPES_VARIABLE, value, DTYPES, "dtype", DEFAULT_DTYPES)
 
 
-selected_dtypes()
+def _check_selections():
+    """A typo in a selection stops whatever imports the suite, asv's discovery or a tool, in one line
+    before anything runs (as SystemExit: no traceback)."""
+    try:
+        selected_backends(), selected_precisions(), selected_dtypes()
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+_check_selections()
 
 EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7}  # 9.8e-4, 7.8e-3: spacing of the dtype's numbers at 1
 

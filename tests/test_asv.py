@@ -116,6 +116,21 @@ def test_unknown_backend_name_stops_asv_before_anything_runs(tmp_path):
     assert "MLXBENCH_BACKENDS='mlx_cpu,gpu' names unknown backend gpu" in run.stdout + run.stderr
 
 
+@pytest.mark.parametrize("tool, variable, value", [
+    (["tools.speedup_table"], "MLXBENCH_BACKENDS", "cpu,cpuu"),
+    (["tools.compare", "--releases", "0.32.3", "0.32.4"], "MLXBENCH_DTYPES", "float61"),
+    (["tools.plot", "families"], "MLXBENCH_PRECISIONS", "tf3"),
+    (["tools.ceilings"], "MLXBENCH_BACKENDS", "gpu"),
+    (["tools.fidelity"], "MLXBENCH_DTYPES", "half"),
+    (["tools.stability", "results", "results"], "MLXBENCH_PRECISIONS", "fp32"),
+])
+def test_a_typo_in_a_selection_stops_every_tool_in_one_line(tool, variable, value):
+    run = subprocess.run([sys.executable, "-m", *tool], cwd=ROOT, env=dict(os.environ, **{variable: value}),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and run.stdout == "" and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"error: {variable}={value!r} names unknown ")
+
+
 def test_unknown_dtype_stops_asv_before_anything_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("MLXBENCH_DTYPES", "float32,half")
     run = asv(["check", "--python=same"], tmp_path, check=False)
