@@ -38,7 +38,7 @@ def test_history_follows_a_case_over_releases(results, tmp_path):
     series = plot.release_series(load_results(results, "box")["box"], Softmax, ROW.split(" / ")[1])
     (before, after), = [series["cpu"]]
     assert before[0] == "0.32.3" and after[0] == "0.32.4" and after[1] == pytest.approx(3 * before[1])
-    out = tmp_path / "history.png"
+    out = tmp_path / "history.PNG"  # a file, whatever the case of its suffix
     assert plot.main(["history", "--results", str(results), "--machine", "box", "--row", ROW, "--out", str(out)]) == 0
     assert out.read_bytes().startswith(PNG)
 
@@ -46,11 +46,16 @@ def test_history_follows_a_case_over_releases(results, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["history", "--machine", "box", "--row", "Softmax / dim=1"], "error: no case 'Softmax / dim=1'"),
     (["families", "--machine", "nope"], "error: no results for machine 'nope'"),
+    (["families", "--machine", "box", "--out", "{tmp}/a-file"], "error: {tmp}/a-file is a file, not a folder"),
+    (["history", "--machine", "box", "--row", ROW, "--out", "{tmp}/no/such/s.png"], "error: no folder {tmp}/no/such"),
 ])
 def test_bad_input_is_one_line_and_draws_nothing(results, tmp_path, capsys, args, message):
-    assert plot.main([*args, "--results", str(results), "--out", str(tmp_path / "png")]) == 1
-    assert capsys.readouterr().err.startswith(message)
-    assert not (tmp_path / "png").exists()
+    (tmp_path / "a-file").write_text("kept")
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    assert plot.main(["--results", str(results), "--out", str(tmp_path / "png"), *args]) == 1
+    assert capsys.readouterr().err.startswith(message.format(tmp=tmp_path))
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.parent == tmp_path) == ["a-file", "results"]
+    assert (tmp_path / "a-file").read_text() == "kept"
 
 
 def test_dtype_draws_that_dtypes_figures_under_a_name_of_its_own(tmp_path):

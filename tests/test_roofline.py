@@ -61,13 +61,24 @@ def test_bandwidth_and_flops_tables_hold_rate_and_share_of_the_ceiling(tmp_path)
 
 def test_ceilings_are_measured_per_backend_and_stored_with_the_results(tmp_path):
     (tmp_path / "box").mkdir()
+    # An earlier file: a backend not measured this time keeps its figures, a measured one gets new ones.
+    (tmp_path / "box" / "ceilings.txt").write_text("# earlier\ncuda bandwidth 2707.3\ncpu bandwidth 1e-9\n")
     run = subprocess.run([sys.executable, "-m", "tools.ceilings", "--machine", "box", "--results", str(tmp_path)],
                          cwd=ROOT, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     stored = speedup_table.load_ceilings(tmp_path, "box")
-    assert list(stored) == ["cpu"] and set(stored["cpu"]) == {"bandwidth", "flops"}, "strict only: no TF32 on a CPU"
+    assert list(stored) == ["cpu", "cuda"] and set(stored["cpu"]) == {"bandwidth", "flops"}, "strict only on a CPU"
     assert stored["cpu"]["bandwidth"] > 0.1 and stored["cpu"]["flops"] > 0.001
+    assert stored["cuda"] == {"bandwidth": 2707.3}
     assert "torch 2." in (tmp_path / "box" / "ceilings.txt").read_text().splitlines()[0]
+
+
+def test_ceilings_refuse_a_path_they_cannot_write_before_measuring(tmp_path):
+    (tmp_path / "box" / "ceilings.txt").mkdir(parents=True)  # a folder where the file goes
+    run = subprocess.run([sys.executable, "-m", "tools.ceilings", "--machine", "box", "--results", str(tmp_path)],
+                         cwd=ROOT, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True)
+    assert run.returncode == 1 and run.stdout == "" and run.stderr.startswith(
+        f"error: {tmp_path / 'box' / 'ceilings.txt'} is a folder; name a file") and run.stderr.count("\n") == 1
 
 
 def test_ceilings_for_a_machine_without_results_is_one_line(tmp_path):

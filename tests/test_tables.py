@@ -106,6 +106,16 @@ def test_bad_input_is_one_clear_line_and_no_output_file(tmp_path, setup, args, m
     assert not output.exists() and run.stdout == ""
 
 
+@pytest.mark.parametrize("output, message", [("missing/table.md", "no folder {tmp}/missing to write table.md in"),
+                                             (".", "{tmp} is a folder; name a file to write")])
+def test_an_output_that_cannot_be_written_is_one_line_before_any_table(tmp_path, output, message):
+    write_fake_results(tmp_path / "results", "box")
+    run = table(tmp_path, "--output", str(tmp_path / output))
+    assert run.returncode == 1 and run.stdout == "" and run.stderr.count("\n") == 1
+    assert run.stderr.startswith(f"error: {message.format(tmp=tmp_path / output if output == '.' else tmp_path)}")
+    assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "missing").exists()
+
+
 def test_precision_selects_the_mode_and_says_so_in_the_header(tmp_path):
     write_fake_results(tmp_path / "results", "box", with_gpu=True)  # an Apple machine: Metal and mps
     tf32 = table(tmp_path, "--precision", "tf32").stdout

@@ -18,7 +18,7 @@ import numpy as np
 from benchmarks.common import PRECISIONS, mx, selected_backends, torch, verified_backend
 from tools.bench import installed_versions
 from tools.forked import forked
-from tools.speedup_table import CEILINGS_FILE, RESULTS, write_atomically
+from tools.speedup_table import CEILINGS_FILE, RESULTS, TableError, check_writable, load_ceilings, write_atomically
 
 COPY_ELEMENTS = 1 << 26  # 256 MB of float32: far past every cache
 MATMUL_SIZE = {"cpu": 2048, "gpu": 8192}  # square; the CPU one keeps a call under a second on small machines
@@ -76,6 +76,11 @@ def main(argv=None):
     folder = Path(args.results) / args.machine
     if not folder.is_dir():
         sys.exit(f"error: no results of machine {args.machine!r} in {args.results}; run `make bench` on it first")
+    try:  # checked before minutes of measuring
+        check_writable(folder / CEILINGS_FILE)
+        earlier = load_ceilings(args.results, args.machine)
+    except TableError as error:
+        sys.exit(f"error: {error}")
     found = ceilings()
     if not found:
         sys.exit("error: no backend could run here; see MLXBENCH_BACKENDS")
@@ -83,8 +88,16 @@ def main(argv=None):
     lines = [f"# tools/ceilings.py on {time.strftime('%Y-%m-%d')}: {versions}, Python {platform.python_version()}",
              "# backend, ceiling (bandwidth: GB/s; flops, flops_tf32: TFLOP/s), value"]
     lines += [f"{name} {key} {value:.6g}" for name, values in found.items() for key, value in values.items()]
+    # A run with fewer backends (MLXBENCH_BACKENDS, or another host) keeps the others' earlier figures.
+    kept = {name: values for name, values in earlier.items() if name not in found}
+    if kept:
+        lines.append(f"# kept from the earlier {CEILINGS_FILE} (not measured this time): {', '.join(kept)}")
+        lines += [f"{name} {key} {value:.6g}" for name, values in kept.items() for key, value in values.items()]
     text = "\n".join(lines) + "\n"
-    write_atomically(folder / CEILINGS_FILE, text)  # not .json: asv reads every .json there as a result
+    try:
+        write_atomically(folder / CEILINGS_FILE, text)  # not .json: asv reads every .json there as a result
+    except TableError as error:
+        sys.exit(f"error: {error}")
     print(text + f"written to {folder / CEILINGS_FILE}")
 
 

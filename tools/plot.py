@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
 from tools.speedup_table import (MEGABYTE, METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num,  # noqa: E402
-                                 cell_values, find_row, load_results, pick_result, table_families, write_atomically)
+                                 cell_values, check_writable, find_row, load_results, pick_result, table_families,
+                                 write_atomically)
 
 LOG_SCALE_SPREAD = 20
 METRICS = (*TIME_METRICS, "memory")
@@ -113,7 +114,10 @@ def save_png(figure, path):
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise TableError(f"cannot make the folder {path.parent} ({error.strerror}); name another --out")
     write_atomically(path, buffer.getvalue())
     return path
 
@@ -146,8 +150,12 @@ def plot_history(args):
     if not series:
         raise TableError(f"{args.machine} has no {args.dtype} {args.metric} figure of {args.row!r}")
     title = f"{args.row} on {args.machine}, {args.dtype} {args.precision}, {METRIC_NOTES[args.metric]}"
-    out = args.out if args.out.endswith(".png") else str(Path(args.out) / f"{args.machine}-history{_dtype_suffix(args.dtype)}.png")
+    out = args.out if _is_png(args.out) else str(Path(args.out) / f"{args.machine}-history{_dtype_suffix(args.dtype)}.png")
     return [save_png(history_figure(title, series, unit(args.metric)[0]), out)]
+
+
+def _is_png(out):
+    return out.lower().endswith(".png")
 
 
 def main(argv=None):
@@ -164,7 +172,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.what == "history" and not args.row:
         parser.error("history needs --row 'Family / case'")
+    if args.what == "history" and args.release:
+        parser.error("history draws every release with results: leave out --release")
     try:
+        check_writable(args.out, folder=not (args.what == "history" and _is_png(args.out)))
         written = plot_families(args) if args.what == "families" else plot_history(args)
     except (TableError, timeline.TimelineError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -402,28 +402,58 @@ def render(sections, style, fmt, precision, metric="latency", dtype="float32"):
 
 
 def emit(make_text, output=None):
-    """Print what `make_text()` returns and write it to `output`; a user's mistake is one line, exit 1."""
+    """Print what `make_text()` returns and write it to `output`; a user's mistake is one line, exit 1.
+    `output` is checked first: a measurement of minutes (tools.fidelity) must not end on a bad path."""
     try:
+        check_writable(output)
         text = make_text()
+        sys.stdout.write(text)
+        if output:
+            write_atomically(output, text)
     except (TableError, timeline.TimelineError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(text)
-    if output:
-        write_atomically(output, text)
     return 0
 
 
+def check_writable(path, folder=False):
+    """TableError unless `path` can be written: a file (or with `folder`, a folder, made if missing)."""
+    if path is None:
+        return
+    path = Path(path)
+    if folder and not path.is_dir():
+        if path.exists():
+            raise TableError(f"{path} is a file, not a folder; name a folder for the pictures")
+        path = path.parent
+        while not path.exists() and path != path.parent:  # the nearest folder that exists is written in
+            path = path.parent
+    elif not folder:
+        if path.is_dir():
+            raise TableError(f"{path} is a folder; name a file to write, e.g. {path / 'table.md'}")
+        if not path.parent.is_dir():
+            raise TableError(f"no folder {path.parent} to write {path.name} in; create it or name another path")
+        path = path.parent
+    if not os.access(path, os.W_OK):
+        raise TableError(f"cannot write in {path} (permission denied); name another path")
+
+
 def write_atomically(path, content):
-    """`content` (text or bytes) at `path`, whole or not at all."""
+    """`content` (text or bytes) at `path`, whole or not at all; TableError if it cannot be written."""
     path = Path(path)
     mode = "wb" if isinstance(content, bytes) else "w"
-    with tempfile.NamedTemporaryFile(mode, dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(content)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp.name, 0o666 & ~umask)  # a temporary file is private; the result is an ordinary file
-    os.replace(tmp.name, path)
+    try:
+        with tempfile.NamedTemporaryFile(mode, dir=path.parent, delete=False, suffix=".tmp") as tmp:
+            try:
+                tmp.write(content)
+                tmp.close()
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp.name, 0o666 & ~umask)  # a temporary file is private; the result is an ordinary file
+                os.replace(tmp.name, path)
+            finally:
+                Path(tmp.name).unlink(missing_ok=True)
+    except OSError as error:
+        raise TableError(f"cannot write {path} ({error.strerror}); name another path")
 
 
 def build_sections(results_dir, machine, release, commit, style, precision, metric="latency", compiled=False,
