@@ -1,6 +1,7 @@
 """The tools that check the timing itself: the fidelity report (asv against device events), the
 comparison of two runs (asv's compare table) and the per-case profiler's bad input."""
 
+import shutil
 import subprocess
 import sys
 import time
@@ -93,6 +94,20 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
         if len(cells) == 5 and cells[0] in ("cpu", "mlx_cpu"):
             beyond[cells[0]] = beyond.get(cells[0], 0) + int(cells[4])
     assert beyond == {"cpu": 1, "mlx_cpu": 0}
+
+
+def test_stability_reads_the_benchmark_list_of_the_runs_it_compares(tmp_path, capsys, monkeypatch):
+    for run in ("one", "two"):
+        write_fake_results(tmp_path / run, "box")
+    monkeypatch.setattr(stability, "RESULTS", tmp_path / "elsewhere")  # a checkout without results/
+    args = [str(tmp_path / "one"), str(tmp_path / "two"), "--machine", "box"]
+    assert stability.main(args) == 1
+    assert capsys.readouterr().err.startswith("error: no benchmarks.json (asv writes it beside the results) in ")
+    shutil.copy(ROOT / "results" / "benchmarks.json", tmp_path / "two")
+    assert stability.main(args) == 0 and "median change 0.0%" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        stability.main([*args, "--factor", "0.5"])
+    assert refused.value.code == 2 and "0.5 is no factor of change: give one above 1" in capsys.readouterr().err
 
 
 def test_a_run_from_before_the_dtype_parameter_compares_with_one_after(tmp_path, capsys):

@@ -16,6 +16,7 @@ import itertools
 import math
 import statistics
 import sys
+from pathlib import Path
 
 from tabulate import tabulate
 
@@ -92,13 +93,30 @@ def summary(ratios, factor):
     return "\n".join(lines) + "\n", not beyond
 
 
+def benchmark_list_folder(*folders):
+    """The first of `folders` (then results/) holding asv's benchmarks.json, the names and units of
+    the benchmarks that asv's comparison table reads."""
+    for folder in (*folders, RESULTS):
+        if (Path(folder) / "benchmarks.json").is_file():
+            return folder
+    raise TableError(f"no benchmarks.json (asv writes it beside the results) in {' or '.join(map(str, folders))}; "
+                     "copy the run's benchmarks.json into its results folder")
+
+
+def factor_above_one(text):
+    value = float(text)
+    if not value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is no factor of change: give one above 1, e.g. 1.1 for 10 %")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.stability", description=__doc__.split("\n\n")[0])
     parser.add_argument("before", help="asv results folder of the first run")
     parser.add_argument("after", help="asv results folder of the second run")
     parser.add_argument("--machine", required=True)
     parser.add_argument("--release", help="MLX release (default: the newest with results in each)")
-    parser.add_argument("--factor", type=float, default=1.1, help="largest change accepted (default: 1.1)")
+    parser.add_argument("--factor", type=factor_above_one, default=1.1, help="largest change accepted (default: 1.1)")
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
     agreed = []
@@ -107,7 +125,7 @@ def main(argv=None):
         first, second = (pick_result(load_results(folder, args.machine)[args.machine], args.machine, args.release)
                          for folder in (args.before, args.after))
         conf = Config.load(str(ROOT / "asv.conf.json"))
-        conf.results_dir = str(RESULTS)  # where asv's benchmarks.json (names, units) lives
+        conf.results_dir = str(benchmark_list_folder(args.before, args.after))
         text, ok = summary(changes(first, second), args.factor)
         agreed.append(ok)
         table = io.StringIO()
