@@ -253,3 +253,15 @@ def test_upstream_config_takes_the_wheel_at_a_release_tag_and_builds_from_source
               for commit in tagged}
     assert origin[tagged[0]] == ([1], [1]), "the release tag installs the published mlx and mlx-cpu wheels"
     assert origin[tagged[1]] == ([2], [0]), "the untagged commit is built from its source, alone"
+
+
+def test_an_index_out_of_reach_is_named_as_such_not_as_a_missing_wheel(monkeypatch):
+    from tools import mlx_wheels
+
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # this index alone: no configured mirror or wheel folder
+    for variable in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    with pytest.raises(mlx_wheels.InstallError, match=r"pip's index lists no version of mlx at all .*Connection "
+                                                       r"refused\): check the network and pip's index"):
+        mlx_wheels.release_requirements("0.32.4")

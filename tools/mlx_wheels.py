@@ -57,10 +57,18 @@ def pip(*args):
 
 
 def has_wheel(requirement):
-    """Whether pip finds a wheel of `requirement` for this platform and Python (resolves, installs nothing)."""
+    """Whether pip finds a wheel of `requirement` for this platform and Python (resolves, installs
+    nothing). pip says the same when it cannot reach its index; a package it finds no version of at all
+    is that (or an index without MLX), and an error."""
     probe = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
              "--only-binary=:all:", "--quiet", requirement]
-    return subprocess.run(probe, capture_output=True).returncode == 0
+    run = subprocess.run(probe, capture_output=True, text=True)
+    if run.returncode != 0 and "(from versions: none)" in run.stderr:
+        refused = re.findall(r"\[Errno -?\d+\] [^'\")]+|Read timed out", run.stderr)
+        raise InstallError(f"pip's index lists no version of {requirement.split('==')[0]} at all"
+                           f"{f' ({refused[-1]})' if refused else ''}: check the network and pip's index "
+                           "(PIP_INDEX_URL)")
+    return run.returncode == 0
 
 
 def release_requirements(version):
