@@ -96,6 +96,8 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     (lambda d: write_fake_results(d, "box"), ["--release", "0.1.0"], "no results for mlx 0.1.0 on machine 'box'"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "junk.json").write_text("{not json")), [], "junk.json is not an asv result file"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "foreign.json").write_text('{"hello": 1}')), [], "foreign.json is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), (d / "box" / "machine.json").unlink()), [],
+     "box/machine.json cannot be read (No such file or directory), so asv skips the results beside it"),
 ])
 def test_bad_input_is_one_clear_line_and_no_output_file(tmp_path, setup, args, message):
     setup(tmp_path / "results")

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from asv import util as asv_util
+from asv.machine import Machine
 from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
@@ -62,6 +63,7 @@ def load_results(results_dir, machine=None):
     """{machine: [Results]}, read with asv's loader; a file asv cannot read is an error."""
     if not Path(results_dir).is_dir():
         raise TableError(f"no results folder {results_dir}; run `make bench` first")
+    _check_machine_files(results_dir)
     by_machine = {}
     for root, filename, machine_name in iter_results_paths(str(results_dir)):
         path = os.path.join(root, filename)
@@ -77,6 +79,21 @@ def load_results(results_dir, machine=None):
             raise TableError(f"no results for machine {machine!r}; machines with results: {', '.join(sorted(by_machine))}")
         by_machine = {machine: by_machine[machine]}
     return by_machine
+
+
+def _check_machine_files(results_dir):
+    """TableError where result files lie beside no readable machine.json: asv skips them with a warning,
+    and the table would blame the results instead."""
+    for root, _, files in os.walk(results_dir):
+        if any(name.endswith(".json") and name not in ("machine.json", "benchmarks.json") for name in files):
+            path = os.path.join(root, "machine.json")
+            try:
+                if not isinstance(asv_util.load_json(path, api_version=Machine.api_version).get("machine"), str):
+                    raise asv_util.UserError("it names no machine")
+            except (OSError, asv_util.UserError) as error:
+                reason = error.strerror if isinstance(error, OSError) else str(error).splitlines()[0]
+                raise TableError(f"{path} cannot be read ({reason}), so asv skips the results beside it; restore it "
+                                 f"(git checkout) or run `make bench` on that machine again")
 
 
 def pick_result(results, machine, release=None, commit=None):
