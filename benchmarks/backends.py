@@ -74,7 +74,9 @@ def selected_backends(value=None):
 
 PRECISIONS = ("strict", "tf32")
 """Precision modes of the families that use matrix units. `strict`: float32 is float32 on both
-frameworks. `tf32`: both may multiply in TF32. Only CUDA has TF32; elsewhere `strict` is all."""
+frameworks. `tf32`: both may multiply in TF32. Only CUDA has TF32 on both sides; MLX on Apple GPUs
+with neural accelerators also multiplies float32 in reduced precision unless MLX_ENABLE_TF32=0, but
+torch's MPS has no such mode, so on Apple silicon `strict` is all."""
 
 
 PRECISIONS_VARIABLE = "MLXBENCH_PRECISIONS"
@@ -180,7 +182,7 @@ class Backend(abc.ABC):
         """Context in which calls run (device, precision, torch's inference mode)."""
 
     def has_tf32(self):
-        """Whether this backend has a TF32 mode (CUDA only; Apple silicon and CPUs have none)."""
+        """Whether this backend has a TF32 mode to compare (CUDA only: torch has none on MPS or CPUs)."""
         return False
 
     @abc.abstractmethod
@@ -199,6 +201,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def to_numpy(self, result):
         """A result of `run` as a NumPy array (bfloat16 as float32, which holds it exactly)."""
+
+    def dtype_name(self, result):
+        """The name of a result's dtype in the framework's own terms ("float32", "bfloat16", "int64")."""
+        return str(result.dtype).rpartition(".")[2]
 
     def compiled(self, fn, key):
         """`fn` as this backend calls it for case `key` (the same `fn` but on mlx_gpu_compile)."""
@@ -319,6 +325,8 @@ class TorchBackend(Backend):
             return f"torch is not importable ({error})"
         if self.device == "cuda" and not torch.cuda.is_available():
             return "torch has no CUDA device on this machine"
+        if self.device == "mps" and os.environ.get("PYTORCH_ENABLE_MPS_FALLBACK") == "1":
+            return "PYTORCH_ENABLE_MPS_FALLBACK=1 would run the ops MPS lacks on the CPU, timed as mps; unset it"
         if self.device == "mps" and not torch.backends.mps.is_available():
             return "torch has no MPS device on this machine"
         return None
@@ -479,9 +487,10 @@ def usable_backend(name, precision="strict"):
 
 
 def verified_backend(name, precision="strict"):
-    """`usable_backend`, after checking that a TF32-capable backend multiplies as its mode says."""
+    """`usable_backend`, after checking that a GPU backend multiplies as its mode says: CUDA's TF32, and
+    MLX's reduced-precision float32 on Apple GPUs with neural accelerators, are on unless turned off."""
     backend = usable_backend(name, precision)
-    if backend.has_tf32():
+    if backend.device != "cpu":
         measured = measured_precision(name, precision)
         if measured != precision:
             raise RuntimeError(f"{name} was asked for {precision} precision but multiplies in {measured}")

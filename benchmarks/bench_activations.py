@@ -7,7 +7,7 @@ import numpy as np
 from .common import F, OpBenchmark, mlx_compiled, mx, nn, random_floats, torch
 
 LEAKY_SLOPE = 0.01  # torch's default negative_slope, given explicitly to both
-PRELU_WEIGHT = 0.25  # torch's default PReLU init, one weight shared by all channels
+PRELU_WEIGHTS = (0.05, 0.5)  # one weight shared by all channels, drawn from this range
 SELU_ALPHA = 1.6732632423543772848170429916717  # torch's constants; mlx.nn.selu rounds them
 SELU_SCALE = 1.0507009873554804934193349852946
 ACTIVATION_CASES = ["dim=128x16x1024", "dim=64x128x1024"]
@@ -15,6 +15,7 @@ ACTIVATION_CASES = ["dim=128x16x1024", "dim=64x128x1024"]
 
 class ReLU(OpBenchmark):
     cases = ACTIVATION_CASES
+    exact = True
     flops_per_element = 1  # max
 
     def numpy(self, x):
@@ -47,7 +48,8 @@ class PReLU(OpBenchmark):
 
     def make_inputs(self, case, rng):
         x_shape, weight_shape = case.shapes
-        return [random_floats(rng, x_shape), np.full(weight_shape, PRELU_WEIGHT)]
+        # Drawn, not torch's default (0.25): an MLX or torch form that ignored the weight would pass.
+        return [random_floats(rng, x_shape), random_floats(rng, weight_shape, *PRELU_WEIGHTS)]
 
     def numpy(self, x, weight):
         return np.where(x > 0, x, weight * x)

@@ -14,6 +14,7 @@ class Concat(OpBenchmark):
         "dim=1000000x64 dim=1000000x64 axi=0",
         "dim=64x1000000 dim=64x1000000 axi=0",
     ]
+    exact = True
 
     def output_elements(self, case):
         return case.elements  # all of both inputs, once
@@ -33,6 +34,7 @@ class Gather(OpBenchmark):
     `torch.index_select`, both on the same int32 indices."""
 
     cases = ["dim=32000x4096 dim=8192 axi=0", "dim=128256x1024 dim=512 axi=0", "dim=1000000x64 dim=65536 axi=0"]
+    exact = True
 
     def make_inputs(self, case, rng):
         table_shape, index_shape = case.shapes
@@ -118,7 +120,7 @@ class ScatterMax(RowScatter, OpBenchmark):
 
     cases = SCATTER_CASES
     combine = np.maximum
-    tolerance = 0.0  # a maximum is exact, in any order
+    exact = True  # a maximum is exact, in any order
 
     def mlx(self, table, indices, updates):
         return table.at[indices].maximum(updates)

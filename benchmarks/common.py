@@ -69,12 +69,17 @@ class Case:
         """The same case with every large dimension shrunk alike until its inputs fit `max_elements`.
 
         Equal sizes map to equal sizes, so contracted, concatenated and broadcast dimensions stay
-        compatible; rank and axis are kept.
+        compatible; rank and axis are kept. The axis's length goes last: an error that grows with the
+        length of what is reduced or scanned (a sum in half precision) must show at the tested size.
         """
         case = self
+        kept = None if self.axis is None else self.shapes[0][self.axis]
         while case.elements > max_elements:
-            biggest = max(d for shape in case.shapes for d in shape)
+            sizes = {d for shape in case.shapes for d in shape if d > 1}
+            biggest = max(sizes - {kept} or sizes)
             smaller = max(biggest // 4, 1)
+            if biggest == kept:
+                kept = smaller
             case = Case(tuple(tuple(smaller if d == biggest else d for d in shape) for shape in case.shapes), case.axis)
         return case
 
@@ -166,6 +171,9 @@ class OpBenchmark(abc.ABC):
     # needs to on the CPU backends (0.9 epsilon at most: their sums, matmuls, norms and softmax
     # accumulate in float32).
     epsilons = 2
+    # A selection, copy or comparison of its inputs: every backend must give the reference's result
+    # bit for bit, in every dtype (tolerance 0).
+    exact = False
 
     # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
     # sample, so each sample is one synchronised call). One process per case and backend
@@ -204,6 +212,8 @@ class OpBenchmark(abc.ABC):
     @classmethod
     def tolerance_for(cls, precision="strict", dtype="float32"):
         """The largest normwise error against float64 accepted in this precision mode and dtype."""
+        if cls.exact:
+            return 0.0
         if dtype != "float32":
             return cls.epsilons * EPSILON[dtype]
         return cls.tolerance if precision == "strict" else cls.tf32_tolerance
@@ -267,13 +277,15 @@ class OpBenchmark(abc.ABC):
                 backend_inputs(type(self), label, backend.name, dtype))
 
     def compute(self, label, backend, precision="strict", dtype="float32"):
-        """The op's result on `backend`, as NumPy, in MLX's layout."""
+        """The op's result on `backend`, as NumPy, in MLX's layout, and the name of the dtype the
+        framework returned it in (NumPy has no bfloat16: such a result arrives as float32)."""
         with backend.session(precision), self.lacking_dtype_skips(label, backend, dtype):
             op, args = self.prepare(label, backend, dtype)
-            result = backend.to_numpy(backend.run(op, args))
+            returned = backend.run(op, args)
+            result, returned_dtype = backend.to_numpy(returned), backend.dtype_name(returned)
         if backend.framework == "torch":
             result = self.torch_result(result)
-        return self.comparable(result)
+        return self.comparable(result), returned_dtype
 
     def row_name(self, label):
         return f"{type(self).__name__} / {label}"

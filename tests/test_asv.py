@@ -201,9 +201,9 @@ def test_a_case_that_raises_or_kills_its_process_fails_alone(tmp_path):
     assert "For parameters: 'dim=1000', 'mlx_cpu'" in run.stdout and "simulated MLX kernel error" in run.stdout
 
 
-def bench(*args, backends="", home=None):
+def bench(*args, backends="", home=None, cwd=ROOT):
     env = dict(os.environ, MLXBENCH_BACKENDS=backends, **({"HOME": str(home)} if home else {}))
-    return subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
@@ -221,10 +221,12 @@ def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
 ])
 def test_main_job_refuses_bad_options_in_one_line_and_touches_no_result(tmp_path, args, message):
     # asv exits 2 on a usage error, as on a run with failed cases: checked before anything is written.
-    before = {path: path.stat().st_mtime_ns for path in (ROOT / "results").rglob("*")}
-    run = bench("--machine", "h100-sxm-80gb", *args, backends="cpu", home=tmp_path)
+    project = project_copy(tmp_path, {"bench_floor.py": None})
+    write_fake_results(project / "results", "box")
+    before = {path: path.stat().st_mtime_ns for path in (project / "results").rglob("*")}
+    run = bench("--machine", "box", *args, backends="cpu", home=tmp_path, cwd=project)
     assert run.returncode == 1 and run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr
-    assert {path: path.stat().st_mtime_ns for path in (ROOT / "results").rglob("*")} == before
+    assert {path: path.stat().st_mtime_ns for path in (project / "results").rglob("*")} == before
 
 
 ABSENT_HERE = [name for name in BACKEND_NAMES if BACKENDS[name].unavailable_reason()]
@@ -240,14 +242,12 @@ def test_main_job_with_no_backend_that_can_run_here_is_one_line_and_leaves_no_fi
 
 
 def test_main_job_with_an_empty_selection_is_one_clear_line_and_leaves_no_file(tmp_path):
-    before = set((ROOT / "results").rglob("*"))
-    run = bench("--machine", "pytest-empty-selection", "--quick", "--bench", "NoSuchBenchmark", backends="cpu",
-                home=tmp_path)
+    project = project_copy(tmp_path, {"bench_floor.py": None})
+    run = bench("--machine", "box", "--quick", "--bench", "NoSuchBenchmark", backends="cpu", home=tmp_path,
+                cwd=project)
     assert run.returncode == 1 and "'--quick --bench NoSuchBenchmark' selects no benchmark" in run.stderr
-    assert not (ROOT / "results" / "pytest-empty-selection").exists() or not any(
-        p.suffix in (".log", ".md") for p in (ROOT / "results" / "pytest-empty-selection").iterdir())
-    shutil.rmtree(ROOT / "results" / "pytest-empty-selection", ignore_errors=True)
-    assert set((ROOT / "results").rglob("*")) <= before | {ROOT / "results" / "benchmarks.json"}
+    assert set((project / "results").rglob("*")) <= {project / "results" / name for name in (
+        "benchmarks.json", "box", "box/machine.json")}, "no log, no partial log, no table"
 
 
 def test_throughput_is_skipped_off_the_gpu_before_any_setup_and_the_floor_runs(tmp_path):
@@ -270,14 +270,9 @@ def test_main_job_refuses_an_unknown_or_impossible_precision_mode_in_one_line():
         assert run.returncode == 1 and message in run.stderr and run.stderr.strip().count("\n") == 0
 
 
-def test_precision_variable_skips_the_other_mode(tmp_path):
-    config_env = dict(os.environ)
-    os.environ["MLXBENCH_PRECISIONS"] = "tf32"
-    try:
-        _, result, _ = quick_run(tmp_path, r"^bench_linalg\.MatMul\.time_latency", backends="cpu")
-    finally:
-        os.environ.clear()
-        os.environ.update(config_env)
+def test_precision_variable_skips_the_other_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXBENCH_PRECISIONS", "tf32")
+    _, result, _ = quick_run(tmp_path, r"^bench_linalg\.MatMul\.time_latency", backends="cpu")
     params = result.get_result_params("bench_linalg.MatMul.time_latency")
     values = result.get_result_value("bench_linalg.MatMul.time_latency", params)
     assert all(value is not None and math.isnan(value) for value in values), "strict skipped, tf32 has no CPU mode"

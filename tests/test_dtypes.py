@@ -31,14 +31,12 @@ def test_unknown_dtype_is_one_line_naming_the_fix():
 
 
 def skipped(family, method, dtypes):
-    """The parameter combinations of `family`'s `method` that asv skips with MLXBENCH_DTYPES=`dtypes`."""
-    os.environ["MLXBENCH_DTYPES"] = dtypes
-    try:
-        skip = common._not_to_run if method == "latency" else (
-            lambda named: common._not_to_run(named) or named["backend"] not in common.GPU_BACKENDS)
-        return set(common._skipping(getattr(OpBenchmark, f"time_{method}"), family, skip).skip_params)
-    finally:
-        os.environ.pop("MLXBENCH_DTYPES")
+    """The parameter combinations of `family`'s `method` that asv skips with MLXBENCH_DTYPES=`dtypes`:
+    the skip list of the family made anew under it (a family makes its parameters and skips as a class)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLXBENCH_DTYPES", dtypes)
+        fresh = type(family.__name__, (family,), {})
+    return set(getattr(fresh, f"time_{method}").skip_params)
 
 
 @pytest.fixture
@@ -106,9 +104,8 @@ def test_a_dtype_the_framework_lacks_skips_with_its_reason_and_the_others_run():
     bench.teardown(LABEL, "cpu", "float16")
     with pytest.raises(NotImplementedError, match="cpu has no float16 ReLU here"):  # the tests' path
         bench.compute(LABEL, BACKENDS["cpu"], "strict", "float16")
-    bench.setup(LABEL, "cpu", "bfloat16")
-    bench.time_latency(LABEL, "cpu", "bfloat16")
-    bench.teardown(LABEL, "cpu", "bfloat16")
+    result, returned = bench.compute(LABEL, BACKENDS["cpu"], "strict", "bfloat16")  # the other dtypes run
+    assert returned == "bfloat16" and np.array_equal(result, bench.reference(LABEL, "bfloat16"))
 
 
 @pytest.mark.parametrize("fails", [
@@ -121,3 +118,20 @@ def test_a_failure_in_a_dtype_stays_a_failure(fails):
     with pytest.raises(RuntimeError, match="not implemented for 'Half'"):
         bench.setup(LABEL, "cpu", "float16")
     bench.teardown(LABEL, "cpu", "float16")
+
+
+def test_the_tests_skip_a_lacking_dtype_only_where_it_is_listed(monkeypatch):
+    from benchmarks import known_failures
+    from test_ops import expect_not_lacking, skip_if_listed_as_lacking
+
+    lacking = "cpu has no float16 ReLU here (RuntimeError: \"relu_cpu\" not implemented for 'Half')"
+    with pytest.raises(pytest.fail.Exception, match="not in LACKING_DTYPES"):
+        skip_if_listed_as_lacking(lacking, ReLU, "cpu", "float16")
+    with pytest.raises(pytest.skip.Exception):  # a backend left out is no gap of a framework
+        skip_if_listed_as_lacking("mlx_cpu is not in MLXBENCH_BACKENDS=cpu", ReLU, "mlx_cpu", "float16")
+    listed = known_failures.LackingDtype("ReLU", "cpu", "float16", "torch has no half ReLU", "a test")
+    monkeypatch.setattr(known_failures, "LACKING_DTYPES", (listed,))
+    with pytest.raises(pytest.skip.Exception):
+        skip_if_listed_as_lacking(lacking, ReLU, "cpu", "float16")
+    with pytest.raises(pytest.fail.Exception, match="and it runs: remove the entry"):
+        expect_not_lacking(ReLU, "cpu", "float16")

@@ -103,6 +103,21 @@ def test_a_cuda_backend_multiplies_at_the_precision_its_mode_says(backend, preci
     assert run.returncode == 0 and f"measured {precision}" in run.stdout, run.stderr
 
 
+@pytest.mark.parametrize("backend", ["mlx_gpu", "mps"])
+def test_an_apple_gpu_multiplies_float32_in_float32(backend):
+    # MLX on Apple GPUs with neural accelerators multiplies float32 in reduced precision by default.
+    if BACKENDS[backend].unavailable_reason() or BACKENDS[backend].has_tf32():
+        pytest.skip(f"{backend} is no Apple GPU on this machine")
+    run = run_python("from benchmarks.common import verified_backend, measured_precision\n"
+                     f"verified_backend({backend!r})\nprint('measured', measured_precision({backend!r}, 'strict'))\n")
+    assert run.returncode == 0 and "measured strict" in run.stdout, run.stderr
+
+
+def test_mps_refuses_to_run_with_the_cpu_fallback_on(monkeypatch):
+    monkeypatch.setenv("PYTORCH_ENABLE_MPS_FALLBACK", "1")  # ops MPS lacks would run, and be timed, on the CPU
+    assert BACKENDS["mps"].unavailable_reason().startswith("PYTORCH_ENABLE_MPS_FALLBACK=1 would run the ops MPS")
+
+
 def test_importing_the_suite_touches_no_gpu():
     # asv's forkserver forks every case from the process that imported the suite: a GPU context
     # made there would be inherited broken. torch may be imported (it starts CUDA at first use).

@@ -88,7 +88,9 @@ def test_ceilings_for_a_machine_without_results_is_one_line(tmp_path):
         f"error: no results of machine 'nope' in {tmp_path}; run `make bench` on it first")
 
 
-def test_a_malformed_ceilings_file_names_the_line(tmp_path):
+def test_a_malformed_ceilings_file_names_the_line(tmp_path, capsys):
     write_fake_results(tmp_path / "results", "box")
     (tmp_path / "results" / "box" / "ceilings.txt").write_text("cpu bandwidth\n")
     assert speedup_table.main(["--results", str(tmp_path / "results"), "--metric", "bandwidth"]) == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'results' / 'box' / 'ceilings.txt'}:1: expected 'BACKEND "
+                                       "CEILING VALUE', got 'cpu bandwidth'; run python -m tools.ceilings again\n")
