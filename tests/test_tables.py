@@ -257,6 +257,14 @@ def test_compare_two_machines_and_its_bad_input(tmp_path):
         bad = compare(tmp_path, *args, "--output", str(tmp_path / "out.md"))
         assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1
         assert not (tmp_path / "out.md").exists()
+    for args, message in ((["--machines", "a", "b", "--machine", "a"], "--machine picks the machine for --releases"),
+                          (["--machine", "a", "--releases", "0.32.4", "0.32.4", "--release", "0.32.4"],
+                           "--release picks one release for --machines")):
+        bad = compare(tmp_path, *args)
+        assert bad.returncode == 2 and message in bad.stderr, "an option that would be ignored is refused"
+    half = compare(tmp_path, "--machines", "a", "b", "--dtype", "float16")
+    assert half.returncode == 1 and ("have no float16 case and backend measured in both (dtypes other than float32 "
+                                     "only where MLXBENCH_DTYPES asked for them)") in half.stderr
 
 
 def test_an_unlisted_mlx_is_refused_with_both_ways_on_or_recorded_when_asked(tmp_path):

@@ -134,3 +134,9 @@ def test_profile_case_refuses_bad_input_in_one_line(args, message):
         pytest.skip("this machine has CUDA: the case would be profiled")
     run = subprocess.run([sys.executable, "-m", "tools.profile_case", *args], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1 and run.stderr.strip().startswith(message) and run.stderr.strip().count("\n") == 0
+
+
+def test_profile_case_takes_a_positive_number_of_calls():
+    run = subprocess.run([sys.executable, "-m", "tools.profile_case", "ReLU / dim=128x16x1024", "--calls", "0"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and "'0' is no number of calls: give one above 0" in run.stderr

@@ -56,6 +56,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.releases and not args.machine:
         parser.error("--releases needs --machine NAME")
+    if args.releases and args.release:
+        parser.error("--release picks one release for --machines; --releases names both already")
+    if args.machines and args.machine:
+        parser.error("--machine picks the machine for --releases; --machines names both already")
 
     def comparison():
         if args.releases:
@@ -67,7 +71,8 @@ def main(argv=None):
             names = args.machines
         rows = compared_rows(*pair, args.precision, args.dtype)
         if not any(r["ratio"] is not None for r in rows):
-            raise TableError(f"{names[0]} and {names[1]} have no case and backend measured in both")
+            half = " (dtypes other than float32 only where MLXBENCH_DTYPES asked for them)" * (args.dtype != "float32")
+            raise TableError(f"{names[0]} and {names[1]} have no {args.dtype} case and backend measured in both{half}")
         return render(rows, names, args.format)
 
     return emit(comparison, args.output)

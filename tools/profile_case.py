@@ -14,12 +14,18 @@ from benchmarks.common import BACK_TO_BACK, PRECISIONS, torch, verified_backend
 from tools.speedup_table import TableError, find_row
 
 
+def positive(text):
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number of calls: give one above 0")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.profile_case", description=__doc__.split("\n\n")[0])
     parser.add_argument("row", help="the table's row name: 'Family / case label'")
     parser.add_argument("--backend", choices=("mlx_gpu", "cuda"), default="mlx_gpu")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
-    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--calls", type=positive, default=20, help="calls profiled (default: 20)")
     parser.add_argument("--back-to-back", action="store_true", help=f"{BACK_TO_BACK} calls, one synchronisation")
     args = parser.parse_args(argv)
     try:
