@@ -241,6 +241,16 @@ def test_main_job_with_no_backend_that_can_run_here_is_one_line_and_leaves_no_fi
     assert not (ROOT / "results" / "pytest-no-backend").exists()
 
 
+def test_main_job_of_the_floor_alone_keeps_its_figures_and_makes_no_table(tmp_path):
+    project = project_copy(tmp_path, {"bench_floor.py": None})
+    run = bench("--machine", "box", "--quick", "--bench", "Floor", backends="cpu", home=tmp_path, cwd=project)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "note: the selection ran no row of the tables (the floor heads them)" in run.stdout
+    result, = asv_results.iter_results_for_machine(str(project / "results"), "box")
+    assert by_backend(result, "bench_floor.Floor.time_latency", "dim=1")["cpu"] > 0
+    assert not list((project / "results" / "box").glob("*.md"))
+
+
 def test_main_job_with_an_empty_selection_is_one_clear_line_and_leaves_no_file(tmp_path):
     project = project_copy(tmp_path, {"bench_floor.py": None})
     run = bench("--machine", "box", "--quick", "--bench", "NoSuchBenchmark", backends="cpu", home=tmp_path,

@@ -105,11 +105,25 @@ def test_an_unknown_release_is_one_line_naming_the_releases(project, command):
     assert "'v0.32.2..v0.99.0' is no release range of the timeline" in run.stderr and "to v0.32.4" in run.stderr
 
 
-def test_asv_find_bisects_between_releases_to_an_answer(project):
-    run = project.asv("find", "--machine", MACHINE, "--skip-save", "v0.32.1..v0.32.4", NAME, backends="mlx_cpu")
+def test_asv_find_bisects_between_releases_to_the_one_that_slowed_down(project):
+    # A stand-in case that becomes ten times slower from MLX 0.32.3 on: find must name that release.
+    stand_in = project.root / "benchmarks" / "bench_zz_slower_from_0_32_3.py"
+    stand_in.write_text(textwrap.dedent("""
+        import importlib.metadata
+        import time
+
+        def time_slower_from_0_32_3():
+            version = tuple(int(part) for part in importlib.metadata.version("mlx").split(".")[:3])
+            time.sleep(0.02 if version >= (0, 32, 3) else 0.002)
+    """))
+    try:
+        run = project.asv("find", "--machine", MACHINE, "--skip-save", "v0.32.1..v0.32.4",
+                          "bench_zz_slower_from_0_32_3.time_slower_from_0_32_3")
+    finally:
+        stand_in.unlink()
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Running approximately 1 benchmarks within 3 commits" in run.stdout
-    assert re.search(r"Greatest regression found: [0-9a-f]{8} <v0\.32\.[234]>", run.stdout), run.stdout
+    assert re.search(r"Greatest regression found: [0-9a-f]{8} <v0\.32\.3>", run.stdout), run.stdout
 
 
 @pytest.fixture(scope="module")

@@ -238,12 +238,22 @@ def main(argv=None):
         partial(log).replace(log)
         record_versions(args.machine, commit, versions)
 
-    tables = {"speedup": [], "memory": ["--metric", "memory"]}
-    if not args.memory:
-        del tables["memory"]
-    elif not any(key.endswith(".time_latency") for result in iter_results_for_machine_and_hash(
-            str(RESULTS), args.machine, commit) for key in result.get_all_result_keys()):
-        del tables["speedup"]  # the memory benchmark alone was run: no latency to make a table of
+    # A table for what the machine's results of this release hold: the memory benchmark alone, or the
+    # floor alone (it heads the tables, it is no row), makes no speedup table.
+    held = {key for result in iter_results_for_machine_and_hash(str(RESULTS), args.machine, commit)
+            for key in result.get_all_result_keys()}
+
+    def holds(metric):
+        return any(speedup_table.benchmark_key(family, metric) in held for family in speedup_table.table_families())
+
+    tables = {}
+    if holds("latency"):
+        tables["speedup"] = []
+    if args.memory and holds("memory"):
+        tables["memory"] = ["--metric", "memory"]
+    if not tables:
+        print(f"note: the selection ran no row of the tables (the floor heads them); its results are in "
+              f"{machine_dir.relative_to(ROOT)}/")
     failed = 0
     for (name, metric), dtype in itertools.product(tables.items(), selected_dtypes()):
         suffix = "" if dtype == "float32" else f"-{dtype}"  # float32's tables keep their names
