@@ -89,6 +89,14 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
         assert within_rounding(mlx_cpu, mlx_gpu, float(printed[row][5])), row
 
 
+def mangled(folder, field, value):
+    """The result file in `folder` with `field` set to `value`: valid JSON that asv's loader takes."""
+    path, = (p for p in folder.glob("*.json") if p.name != "machine.json")
+    data = json.loads(path.read_text())
+    data[field] = value
+    path.write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize("setup, args, message", [
     (lambda d: None, [], "no results folder"),
     (lambda d: d.mkdir(), [], "no asv results in"),
@@ -96,6 +104,9 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     (lambda d: write_fake_results(d, "box"), ["--release", "0.1.0"], "no results for mlx 0.1.0 on machine 'box'"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "junk.json").write_text("{not json")), [], "junk.json is not an asv result file"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "foreign.json").write_text('{"hello": 1}')), [], "foreign.json is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), mangled(d / "box", "commit_hash", None)), [], "is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), mangled(d / "box", "results", {"bench_floor.Floor.time_latency": "x"})), [],
+     "is not an asv result file"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "machine.json").unlink()), [],
      "box/machine.json cannot be read (No such file or directory), so asv skips the results beside it"),
 ])

@@ -69,8 +69,12 @@ def load_results(results_dir, machine=None):
         path = os.path.join(root, filename)
         try:
             result = Results.load(path, machine_name=machine_name)
-        except asv_util.UserError as error:
-            raise TableError(f"{path} is not an asv result file ({error}); move it out of {results_dir}")
+            result.commit_hash[:8]  # asv's loader takes valid JSON of another shape; reading it would fail
+            for key in result.get_all_result_keys():
+                result.get_result_value(key, result.get_result_params(key))
+        except (asv_util.UserError, TypeError, ValueError, KeyError) as error:
+            raise TableError(f"{path} is not an asv result file ({str(error).splitlines()[0]}); "
+                             f"move it out of {results_dir}")
         by_machine.setdefault(machine_name, []).append(result)
     if not by_machine:
         raise TableError(f"no asv results in {results_dir}; run `make bench` first")
