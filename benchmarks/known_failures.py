@@ -17,6 +17,8 @@ class KnownFailure:
     mlx_versions: tuple
     reason: str
     seen: str  # date and device where it was seen
+    # Words of the error it raises, as its process printed them: the tests accept no other failure.
+    error: str = dataclasses.field(kw_only=True)
     precision: str = "any"  # "strict" or "tf32" for a failure of one precision mode only
     dtype: str = "float32"  # the dtype it was seen in; "any" for all
 
@@ -25,17 +27,17 @@ KNOWN_FAILURES = (
     KnownFailure(
         "Sort / dim=64x128x1024 axi=0", "mlx_gpu", "cuda", ("0.32.4",),
         "mx.sort along axis 0 raises cudaGraphAddKernelNode(...) failed: invalid argument",
-        "2026-11-24, NVIDIA H100 80GB HBM3",
+        "2026-11-24, NVIDIA H100 80GB HBM3", error="cudaGraphAddKernelNode",
     ),
     KnownFailure(
         "Sort / dim=64x128x1024 axi=1", "mlx_gpu", "cuda", ("0.32.4",),
         "mx.sort along axis 1 raises cudaGraphAddKernelNode(...) failed: invalid argument",
-        "2026-11-24, NVIDIA H100 80GB HBM3",
+        "2026-11-24, NVIDIA H100 80GB HBM3", error="cudaGraphAddKernelNode",
     ),
     KnownFailure(
         "Conv1d / dim=100x256x256 dim=8x3x256", "mlx_gpu", "cuda", ("0.32.4",),
         "mx.conv1d with MLX_ENABLE_TF32=0 makes an illegal memory access that kills the process",
-        "2026-11-24, NVIDIA H100 80GB HBM3", precision="strict",
+        "2026-11-24, NVIDIA H100 80GB HBM3", error="an illegal memory access was encountered", precision="strict",
     ),
 )
 

@@ -18,7 +18,7 @@ import pytest
 
 from benchmarks.common import (BACKEND_NAMES, BACKENDS, PRECISIONS, Case, MLXCompiledBackend, host_inputs, op_families,
                                verified_backend)
-from benchmarks.known_failures import known_failure, lacking_dtype, mlx_gpu_platform
+from benchmarks.known_failures import KnownFailure, known_failure, lacking_dtype, mlx_gpu_platform
 from conftest import ROOT
 
 TEST_MAX_ELEMENTS = 2**24  # 64 MB of float32 inputs: the reference shapes that a 2-core CI box affords
@@ -62,22 +62,29 @@ def tolerance_of(family, precision, dtype, expected):
 
 def check_in_own_process(family, label, backend, precision, dtype="float32"):
     """`check` in a fresh interpreter: for a case that may kill its process, or an MLX precision
-    other than the one this process started MLX with. Returns the failing line, or None."""
+    other than the one this process started MLX with. Returns what the failing process printed (its
+    last line says why), or None."""
     code = (f"from test_ops import check; from {family.__module__} import {family.__name__} as F; "
             f"check(F, {label!r}, {backend!r}, {precision!r}, {dtype!r})")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if run.returncode == 0:
         return None
-    return (run.stderr.strip().splitlines() or [f"exit code {run.returncode}"])[-1]
+    return run.stderr.strip() or f"exit code {run.returncode}"
+
+
+def last_line(printed):
+    return printed.splitlines()[-1]
 
 
 def expect_known_failure(failure, family, label, backend, precision, dtype):
-    """Run a case known to fail upstream in a process of its own and insist that it fails."""
+    """Run a case known to fail upstream in a process of its own and insist that it fails, as known."""
     failed = check_in_own_process(family, label, backend, precision, dtype)
     if failed is None:
         pytest.fail(f"known upstream failure now passes ({failure.reason}): remove it from KNOWN_FAILURES")
-    pytest.xfail(f"known upstream failure: {failure.reason} (this run: {failed})")
+    if failure.error not in failed:
+        pytest.fail(f"known to fail with {failure.error!r} ({failure.reason}), it failed otherwise: {last_line(failed)}")
+    pytest.xfail(f"known upstream failure: {failure.reason} (this run: {last_line(failed)})")
 
 
 def skip_if_listed_as_lacking(message, family, backend, dtype):
@@ -141,9 +148,9 @@ def test_backend_matches_float64_reference_and_other_backends(family, label, ori
         seen_in_float32 = dtype != "float32" and known_failure(row, backend, mx.__version__, platform, precision)
         if precision == "tf32" or seen_in_float32:  # tf32: this process started MLX in strict precision
             failed = check_in_own_process(family, label, backend, precision, dtype)
-            if failed and failed.startswith("NotImplementedError"):
-                skip_if_listed_as_lacking(failed.partition(": ")[2], family, backend, dtype)
-            assert failed is None, failed
+            if failed and last_line(failed).startswith("NotImplementedError"):
+                skip_if_listed_as_lacking(last_line(failed).partition(": ")[2], family, backend, dtype)
+            assert failed is None, last_line(failed)
             expect_not_lacking(family, backend, dtype)
             return
     try:
@@ -203,3 +210,20 @@ def test_inputs_are_the_same_on_every_call():
     first = [a.copy() for a in host_inputs(family, tested)]
     host_inputs.cache_clear()
     assert all(np.array_equal(a, b) for a, b in zip(first, host_inputs(family, tested)))
+
+
+def test_a_known_failure_passes_only_as_the_failure_it_is_known_as(monkeypatch):
+    failure = KnownFailure("Sort / dim=64x128x1024 axi=0", "mlx_gpu", "cuda", ("0.32.4",), "mx.sort fails", "a test",
+                           error="cudaGraphAddKernelNode")
+    printed = {"as known": "Traceback (most recent call last):\nRuntimeError: cudaGraphAddKernelNode(...) failed",
+               "otherwise": "Traceback (most recent call last):\nAssertionError: mlx_gpu (strict, float32): error 1e-1",
+               "not": None}
+    outcome = {}
+    for name, text in printed.items():
+        monkeypatch.setattr(sys.modules[__name__], "check_in_own_process", lambda *args, text=text: text)
+        with pytest.raises((pytest.xfail.Exception, pytest.fail.Exception)) as ended:
+            expect_known_failure(failure, None, "dim=64x128x1024 axi=0", "mlx_gpu", "strict", "float32")
+        outcome[name] = (type(ended.value).__name__, str(ended.value).split(":")[0])
+    assert outcome == {"as known": ("XFailed", "known upstream failure"),
+                       "otherwise": ("Failed", "known to fail with 'cudaGraphAddKernelNode' (mx.sort fails), it failed otherwise"),
+                       "not": ("Failed", "known upstream failure now passes (mx.sort fails)")}
