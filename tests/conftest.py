@@ -11,3 +11,5 @@ def pytest_configure(config):
     from benchmarks.common import fix_mlx_precision
 
     fix_mlx_precision("strict")
+    # The suite filters it at import; pytest resets warning filters around each test.
+    config.addinivalue_line("filterwarnings", r"ignore:index_reduce\(\) is in beta:UserWarning")

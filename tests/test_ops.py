@@ -12,6 +12,7 @@ import functools
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -60,12 +61,12 @@ def tolerance_of(family, precision, dtype, expected):
     return 0.0 if expected.dtype.kind in "iu" else family.tolerance_for(precision, dtype)
 
 
-def check_in_own_process(family, label, backend, precision, dtype="float32"):
+def check_in_own_process(family, label, backend, precision, dtype="float32", saved=os.devnull):
     """`check` in a fresh interpreter: for a case that may kill its process, or an MLX precision
     other than the one this process started MLX with. Returns what the failing process printed (its
-    last line says why), or None."""
+    last line says why), or None; the result is saved to `saved` (a .npy file)."""
     code = (f"from test_ops import check; from {family.__module__} import {family.__name__} as F; "
-            f"check(F, {label!r}, {backend!r}, {precision!r}, {dtype!r})")
+            f"import numpy; numpy.save({str(saved)!r}, check(F, {label!r}, {backend!r}, {precision!r}, {dtype!r}))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if run.returncode == 0:
@@ -137,6 +138,7 @@ def test_backend_matches_float64_reference_and_other_backends(family, label, ori
         pytest.skip(reason)
     if precision == "tf32" and not BACKENDS[backend].has_tf32():
         pytest.skip(f"{backend} has no TF32 mode here: only strict runs")
+    result = None
     if backend.startswith("mlx"):
         import mlx.core as mx
 
@@ -147,16 +149,18 @@ def test_backend_matches_float64_reference_and_other_backends(family, label, ori
         # A failure seen in float32 alone may still take the process down in another dtype.
         seen_in_float32 = dtype != "float32" and known_failure(row, backend, mx.__version__, platform, precision)
         if precision == "tf32" or seen_in_float32:  # tf32: this process started MLX in strict precision
-            failed = check_in_own_process(family, label, backend, precision, dtype)
-            if failed and last_line(failed).startswith("NotImplementedError"):
-                skip_if_listed_as_lacking(last_line(failed).partition(": ")[2], family, backend, dtype)
-            assert failed is None, last_line(failed)
-            expect_not_lacking(family, backend, dtype)
-            return
-    try:
-        result = check(family, label, backend, precision, dtype)
-    except NotImplementedError as skipped:
-        skip_if_listed_as_lacking(str(skipped), family, backend, dtype)
+            with tempfile.TemporaryDirectory() as folder:
+                saved = os.path.join(folder, "result.npy")
+                failed = check_in_own_process(family, label, backend, precision, dtype, saved)
+                if failed and last_line(failed).startswith("NotImplementedError"):
+                    skip_if_listed_as_lacking(last_line(failed).partition(": ")[2], family, backend, dtype)
+                assert failed is None, last_line(failed)
+                result = np.load(saved)
+    if result is None:  # in this process
+        try:
+            result = check(family, label, backend, precision, dtype)
+        except NotImplementedError as skipped:
+            skip_if_listed_as_lacking(str(skipped), family, backend, dtype)
     expect_not_lacking(family, backend, dtype)
 
     if _outputs.get("case") != (family, label, precision, dtype):
@@ -227,3 +231,11 @@ def test_a_known_failure_passes_only_as_the_failure_it_is_known_as(monkeypatch):
     assert outcome == {"as known": ("XFailed", "known upstream failure"),
                        "otherwise": ("Failed", "known to fail with 'cudaGraphAddKernelNode' (mx.sort fails), it failed otherwise"),
                        "not": ("Failed", "known upstream failure now passes (mx.sort fails)")}
+
+
+def test_a_case_checked_in_a_process_of_its_own_hands_its_result_back_for_the_comparison(tmp_path):
+    from benchmarks.bench_activations import ReLU
+
+    saved = tmp_path / "result.npy"
+    assert check_in_own_process(ReLU, ReLU.cases[0], "mlx_cpu", "strict", "float32", saved) is None
+    assert np.array_equal(np.load(saved), check(ReLU, ReLU.cases[0], "mlx_cpu"))
