@@ -1,22 +1,15 @@
 """The suite holds exactly the reference table's rows, named as the table names them."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, Case, op_families
-
-REFERENCE_TABLE = Path(__file__).resolve().parents[1] / "docs" / "reference-m1-pro.md"
+from tests_support import reference_table_rows
 
 
 def reference_rows():
-    rows = []
-    for line in REFERENCE_TABLE.read_text().splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if " / dim=" in cells[0]:
-            rows.append(cells[0])
-    return rows
+    return list(reference_table_rows())
 
 
 def reference_families():

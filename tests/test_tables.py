@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from tools import speedup_table, timeline
-from tests_support import reference_table_rows, write_fake_results
+from tests_support import cells_of, reference_table_rows, write_fake_results
 
 TABLE_ROWS = sum(len(family.cases) for family in speedup_table.table_families())  # the reference's 61 and more
 
@@ -51,7 +51,7 @@ def test_markdown_table_has_every_row_numbers_na_and_footnoted_failures(tmp_path
     body = [line for line in lines if line.startswith("| ") and " / dim=" in line]
     assert len(body) == TABLE_ROWS and {line.split("|")[1].strip() for line in body} >= set(reference_table_rows())
     argmax = next(line for line in body if line.startswith("| Argmax / dim=64x1024x128 axi=0 "))
-    cells = [cell.strip() for cell in argmax.strip("|").split("|")]
+    cells = cells_of(argmax)
     assert cells[1:] == ["n/a", "26.50", "n/a", "23.74", "n/a", "n/a"]
     sort = next(line for line in body if "Sort / dim=64x128x1024 axi=0" in line)
     assert "failed [1]" in sort
@@ -77,7 +77,7 @@ def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     # The markdown table of the reference table's own times is the reference table again.
     printed = {}
     for line in table(tmp_path).stdout.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        cells = cells_of(line)
         if " / dim=" in cells[0]:
             printed[cells[0]] = cells[1:]
     assert printed.keys() >= reference_table_rows().keys() and len(printed) == TABLE_ROWS
@@ -134,7 +134,7 @@ def test_precision_selects_the_mode_and_says_so_in_the_header(tmp_path):
     tf32 = table(tmp_path, "--precision", "tf32").stdout
     assert "tf32 mode: MatMul, Linear and convolutions may multiply in TF32" in tf32.splitlines()[0]
     matmul = next(line for line in tf32.splitlines() if "MatMul / dim=32x1x1000" in line)
-    cells = [cell.strip() for cell in matmul.strip("|").split("|")]
+    cells = cells_of(matmul)
     assert cells[1:5] == ["n/a", "0.87", "0.72", "0.81"], "Metal: no tf32 figure; CPUs and mps: their float32 ones"
     argmax = next(line for line in tf32.splitlines() if "Argmax / dim=64x1024x128 axi=0" in line)
     assert "26.50" in argmax  # families without matrix units have one mode
@@ -148,7 +148,7 @@ def table_rows(markdown):
     """{row name: its cells} of a markdown table, in order."""
     rows = {}
     for line in markdown.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        cells = cells_of(line)
         if " / dim=" in cells[0]:
             rows[cells[0]] = cells[1:]
     return rows
@@ -251,7 +251,7 @@ def test_compare_two_releases_puts_the_largest_slowdown_first(tmp_path):
     write_fake_results(tmp_path / "results", "box", release="0.32.4", slower=("Softmax / dim=1000000x64 axi=-1", "cpu"))
     run = compare(tmp_path, "--machine", "box", "--releases", "0.32.3", "0.32.4")
     assert run.returncode == 0, run.stderr
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in run.stdout.splitlines()[2:]]
+    rows = [cells_of(line) for line in run.stdout.splitlines()[2:]]
     assert rows[0] == ["Softmax / dim=1000000x64 axi=-1", "cpu", "45.99", "137.97", "3.00"]
     assert all(row[4] == "1.00" for row in rows[1:])
     assert len(rows) == 2 * 61  # mlx_cpu and cpu measured for every case
@@ -261,7 +261,7 @@ def test_compare_two_machines_and_its_bad_input(tmp_path):
     write_fake_results(tmp_path / "results", "a")
     write_fake_results(tmp_path / "results", "b", slower=("Argmax / dim=64x1024x128 axi=0", "mlx_cpu"))
     run = compare(tmp_path, "--machines", "a", "b")
-    first = [c.strip() for c in run.stdout.splitlines()[2].strip("|").split("|")]
+    first = cells_of(run.stdout.splitlines()[2])
     assert run.returncode == 0 and first == ["Argmax / dim=64x1024x128 axi=0", "mlx_cpu", "26.50", "79.50", "3.00"]
     for args, message in ((["--machines", "a", "c"], "no results for machine 'c'"),
                           (["--machine", "a", "--releases", "0.32.4", "0.1.0"], "no results for mlx 0.1.0")):
@@ -295,7 +295,7 @@ def test_throughput_metric_divides_by_the_calls_and_the_header_gives_the_floor(t
     assert "throughput (GPU: 10 calls back to back" in lines[0]
     assert "floor (synchronised one-element op, ms): mlx_gpu 0.025, mlx_cpu 0.010, cpu 0.002, mps 0.030" in lines[0]
     argmax = next(line for line in lines if "Argmax / dim=64x1024x128 axi=0" in line)
-    cells = [cell.strip() for cell in argmax.strip("|").split("|")]
+    cells = cells_of(argmax)
     assert cells[1:5] == ["1.00", "n/a", "1.19", "n/a"]  # half of 2.01 and 2.37 ms; no CPU throughput
     assert "floor (synchronised" in table(tmp_path).stdout.splitlines()[0]
     assert not any("Floor" in line for line in lines)
@@ -304,10 +304,10 @@ def test_throughput_metric_divides_by_the_calls_and_the_header_gives_the_floor(t
 def test_compiled_adds_mlx_gpu_compile_and_the_baselines_speedup_over_it(tmp_path):
     write_fake_results(tmp_path / "results", "box", with_gpu=True, compiled=True)
     lines = table(tmp_path, "--compiled").stdout.splitlines()
-    head = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    head = cells_of(lines[2])
     assert head[1:3] == ["mlx_gpu", "mlx_gpu_compile"] and head[-1] == "mps/mlx_gpu_compile speedup"
     argmax = next(line for line in lines if "Argmax / dim=64x1024x128 axi=0" in line)
-    cells = dict(zip(head, (cell.strip() for cell in argmax.strip("|").split("|"))))
+    cells = dict(zip(head, cells_of(argmax)))
     assert cells["mlx_gpu"] == "2.01" and cells["mlx_gpu_compile"] == "1.00"  # half, as written
     mps = float(cells["mps"])
     assert float(cells["mps/mlx_gpu_compile speedup"]) == pytest.approx((mps - 1.005) / mps, abs=0.006)
@@ -325,7 +325,7 @@ def test_memory_metric_is_peak_mb_per_backend_with_failures_and_no_speedup_colum
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert "peak memory in MB (10^6 bytes)" in lines[0] and "floor" not in lines[0]
-    rows = {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines
+    rows = {cells[0]: cells[1:] for cells in (cells_of(line) for line in lines
                                               if line.startswith("| "))}
     assert rows["Operation"] == ["mlx_gpu", "mlx_cpu", "mps", "cpu"], "no speedup columns: memory is no time"
     assert rows["ReLU / dim=64x128x1024"] == ["n/a", "33.6", "n/a", "67.1"]  # 64x128x1024 float32, once and twice

@@ -12,7 +12,7 @@ from benchmarks.bench_activations import ReLU
 from benchmarks.bench_linalg import MatMul
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
-from tests_support import write_fake_results
+from tests_support import cells_of, write_fake_results
 from tools import fidelity, stability
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -90,7 +90,7 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
     assert "beyond x1.1: 1" in slow and "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
     beyond = {}  # the breakdown: per backend, the cases moved beyond the factor, summed over time bands
     for line in slow.splitlines():
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        cells = cells_of(line)
         if len(cells) == 5 and cells[0] in ("cpu", "mlx_cpu"):
             beyond[cells[0]] = beyond.get(cells[0], 0) + int(cells[4])
     assert beyond == {"cpu": 1, "mlx_cpu": 0}

@@ -18,10 +18,16 @@ from tools import speedup_table, timeline
 HEAP_EDGES = 2 * 4096
 
 
+def cells_of(line):
+    """The cells of one line of a markdown table, stripped."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def reference_table_rows():
+    """{row name: its milliseconds} of the reference table, in its order."""
     rows = {}
     for line in (ROOT / "docs" / "reference-m1-pro.md").read_text().splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        cells = cells_of(line)
         if " / dim=" in cells[0]:
             rows[cells[0]] = tuple(float(c) for c in cells[1:])
     return rows
