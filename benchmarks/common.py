@@ -138,13 +138,20 @@ _warm = set()
 def warm_up(key, backend, op, args):
     """The op's first calls in this process, outside every timing. The first builds kernels (MLX
     compiles at first call, seconds on CUDA), loads libraries and touches memory; more follow until
-    WARM_UP_SECONDS have passed, so allocators and caches are steady. A slow case gets that one call
-    only: a second costs seconds and changes nothing. This replaces asv's own warm-up (which would
-    end inside a compiling first call and leave cold samples), so `warmup_time` is 0."""
+    WARM_UP_SECONDS have passed, so allocators and caches are steady. This replaces asv's own warm-up
+    (which would end inside a compiling first call and leave cold samples), so `warmup_time` is 0.
+
+    On a GPU backend the WARM_UP_SECONDS start after the first call: that call alone takes 25-120 ms
+    there with every kernel already compiled (H200, 2026-11-29), so counted in, it left most cases no
+    warm-up at all and asv's samples began where some processes still ran up to twice as slow for
+    0.3 s. On a CPU backend a first call that long means a slow case, which gets that one call only:
+    a second costs seconds (48 s for MLX's CPU matmul on the H100's host) and changes nothing."""
     if key in _warm:
         return
     start = time.perf_counter()
     backend.run(op, args)
+    if backend.name in GPU_BACKENDS:
+        start = time.perf_counter()
     while time.perf_counter() - start < WARM_UP_SECONDS:
         backend.run(op, args)
     _warm.add(key)
@@ -176,11 +183,20 @@ class OpBenchmark(abc.ABC):
     exact = False
 
     # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
-    # sample, so each sample is one synchronised call). One process per case and backend
-    # (rounds = 1). `setup` warms the op up (`warm_up`), so asv's warm-up is off. Up to 25
-    # samples, and no more once 3 s have passed: a fast case gets 25, a case of seconds gets one
-    # (MLX's CPU matmul takes 48 s a call on the H100's host; a call that long varies by little).
+    # sample, so each sample is one synchronised call). `setup` warms the op up (`warm_up`), so
+    # asv's warm-up is off. Up to 25 samples, and no more once 3 s have passed: a fast case gets 25,
+    # a case of seconds gets one (MLX's CPU matmul takes 48 s a call on the H100's host; a call that
+    # long varies by little).
+    # Processes: a GPU call's time depends on the process it runs in. On the H200 (2026-11-29) three
+    # processes of the same case settled at 37, 54 and 57 us (torch's BCE `1000000`), each steady
+    # within itself, and of the 146 figures that moved beyond 10 % between two runs, 116 had
+    # interquartile ranges that did not overlap: one process per figure cannot repeat within 10 %.
+    # So `make bench` runs the GPU backends' cases in `gpu_rounds` processes each (asv's rounds,
+    # its `-a rounds=`; the median of all their samples is the figure, and one odd process out is
+    # outvoted), and the CPU backends' in one (`rounds`): their cases of seconds would triple the
+    # run, and back to back on one machine their figures moved 1.9 % (2-core box, 2026-11-25).
     rounds = 1
+    gpu_rounds = 3
     number = 1
     warmup_time = 0
     min_run_count = 1

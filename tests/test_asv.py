@@ -325,6 +325,24 @@ def test_main_job_runs_module_by_module_unless_the_user_selects():
         assert len(runs(own)) == 1 and runs(own)[0][0] == ""
 
 
+def test_main_job_runs_the_gpu_backends_in_more_processes_than_the_cpu_ones():
+    from asv.commands import make_argparser
+    from benchmarks.common import OpBenchmark
+    from tools.bench import backend_groups, runs
+
+    def rounds(run_args):
+        return (make_argparser()[0].parse_args(["run", *run_args]).attribute or {}).get("rounds")
+
+    groups = backend_groups(["mlx_gpu", "mlx_cpu", "cpu", "cuda"])
+    assert [(suffix, backends) for suffix, backends, _ in groups] == [("", ["mlx_cpu", "cpu"]), ("-gpu", ["mlx_gpu", "cuda"])]
+    cpu_options, gpu_options = (options for _, _, options in groups)
+    assert OpBenchmark.rounds == 1 and OpBenchmark.gpu_rounds > 1
+    assert all(rounds(args) is None for _, args in runs([*cpu_options, "--quick"])), "the class's one process"
+    assert all(rounds(args) == OpBenchmark.gpu_rounds for _, args in runs(gpu_options))
+    assert rounds(runs([*gpu_options, "-a", "rounds=1", "--bench", "ReLU"])[0][1]) == 1, "the user's own wins"
+    assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [])], "a machine without a GPU: one run"
+
+
 SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
                "bench_activations.ReLU.track_peak_memory", "bench_reductions.Sort.time_latency",
                "bench_reductions.Sort.track_peak_memory"]

@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks.bench_activations import ReLU
 from benchmarks.bench_linalg import MatMul
+from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 from tests_support import cells_of, write_fake_results
@@ -36,6 +37,34 @@ class HostClockEvent:
         return (end.at - self.at) * 1e3
 
 
+class SlowFirstCall:
+    """A backend whose first call takes `first_s` and every later one about 1 ms; it keeps their start times."""
+
+    def __init__(self, name, first_s):
+        self.name, self.first_s, self.starts = name, first_s, []
+
+    def run(self, op, args):
+        self.starts.append(time.perf_counter())
+        time.sleep(self.first_s if len(self.starts) == 1 else 0.001)
+
+
+def test_warm_up_on_a_gpu_backend_starts_after_the_first_call_and_a_slow_cpu_case_gets_one_call():
+    gpu = SlowFirstCall("cuda", first_s=0.3)
+    common.warm_up(("test", "gpu", time.perf_counter()), gpu, None, ())
+    first_done = gpu.starts[0] + gpu.first_s
+    assert len(gpu.starts) > 10 and gpu.starts[-1] - first_done >= common.WARM_UP_SECONDS * 0.9, \
+        "steady calls for WARM_UP_SECONDS after the compiling first call"
+    cpu = SlowFirstCall("mlx_cpu", first_s=0.3)
+    common.warm_up(("test", "cpu", time.perf_counter()), cpu, None, ())
+    assert len(cpu.starts) == 1, "a CPU case whose first call outlasts the warm-up is slow: no second call"
+    fast = SlowFirstCall("cpu", first_s=0.001)
+    key = ("test", "fast", time.perf_counter())
+    common.warm_up(key, fast, None, ())
+    warmed = len(fast.starts)
+    common.warm_up(key, fast, None, ())
+    assert warmed > 10 and len(fast.starts) == warmed, "warmed once per process: asv's setup reruns it per sample"
+
+
 @pytest.mark.parametrize("family, params", [(ReLU, ("dim=128x16x1024", "cpu")),
                                             (MatMul, ("dim=1000x64x256 dim=256x32", "cpu", "strict"))])
 def test_fidelity_times_the_benchmarks_own_method_as_asv_calls_it(family, params, monkeypatch):
@@ -44,10 +73,27 @@ def test_fidelity_times_the_benchmarks_own_method_as_asv_calls_it(family, params
     calls = []
     bench = family()
     monkeypatch.setattr(bench, "teardown", lambda *p: calls.append(p) or family.teardown(bench, *p))
-    events_ms, host_ms, timed, first_ms = fidelity.time_with_events(bench, params,
-                                                                    (HostClockEvent(), HostClockEvent(), None))
-    assert timed >= fidelity.MIN_CALLS and len(calls) > timed, "a setup and teardown around every call, warm-up too"
-    assert calls[0] == params and 0 < events_ms <= host_ms * 1.5 and first_ms > 0
+    events, host, first = fidelity.time_with_events(bench, params, (HostClockEvent(), HostClockEvent(), None))
+    assert len(events) == len(host) >= fidelity.MIN_CALLS and len(calls) > len(events), \
+        "a setup and teardown around every call, warm-up too"
+    assert calls[0] == params and 0 < min(events) and max(events) <= max(host) * 1.5
+    assert len(first) == min(fidelity.ASV_SAMPLES, len(calls) - 1) and min(first) > 0, "the calls of asv's window"
+
+
+def test_fidelity_pools_the_calls_of_as_many_processes_as_asv_ran(monkeypatch):
+    def case(name, events, first=(1.0,)):
+        return {"family": "MatMul", "case": name, "backend": "cuda", "precision": "strict", "events": list(events),
+                "host": list(events), "first": list(first)}
+
+    lost = {"family": "MatMul", "case": "d", "backend": "cuda", "precision": "strict", "error": "RuntimeError: lost"}
+    passes = iter([[case("c", [1.0, 1.1], [2.0]), case("d", [1.0])],
+                   [case("c", [1.5], [2.0]), lost],
+                   [case("c", [1.6, 1.7], [3.0]), case("d", [1.0])]])
+    monkeypatch.setattr(fidelity, "PROCESSES", 3)
+    monkeypatch.setattr(fidelity, "measure_once", lambda: next(passes))
+    pooled = {r["case"]: r for r in fidelity.measure_all()}
+    assert pooled["c"]["events_ms"] == 1.5 and pooled["c"]["calls"] == 5 and pooled["c"]["first_ms"] == 2.0
+    assert pooled["d"]["error"] == "RuntimeError: lost" and "events_ms" not in pooled["d"], "failed in one: failed"
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
@@ -67,7 +113,7 @@ def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
     # big: 1.04 over 1.02 (within); off: 0.40 over 0.60 (off)
-    assert "against the events of the first 25 calls after the case's warm-up (asv's window): 1 of 2 within 5%" in text
+    assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 2 within 5%" in text
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")

@@ -160,6 +160,18 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
     return "".join(parts)
 
 
+def backend_groups(runnable):
+    """(log name suffix, backends, asv options) per asv run over the suite: the CPU backends' cases in
+    one process each (`OpBenchmark.rounds`), the GPU backends' in `OpBenchmark.gpu_rounds` (asv's
+    `-a rounds=`; why, where the attributes live). A user's own `-a rounds=` comes later and wins."""
+    from benchmarks.common import GPU_BACKENDS, OpBenchmark
+
+    cpu = [name for name in runnable if name not in GPU_BACKENDS]
+    gpu = [name for name in runnable if name in GPU_BACKENDS]
+    return [group for group in (("", cpu, []), ("-gpu", gpu, ["-a", f"rounds={OpBenchmark.gpu_rounds}"]))
+            if group[1]]
+
+
 def release_commit(version, record_unlisted=False, repo=timeline.REPO):
     """The timeline commit of MLX `version`; an unlisted one only with `record_unlisted`, on a local
     commit after the newest listed release (dropped again when the timeline is next rebuilt)."""
@@ -220,23 +232,26 @@ def main(argv=None):
         sys.exit(f"error: asv could not record machine {args.machine!r}")
     machine_dir = RESULTS / args.machine
     machine_dir.mkdir(parents=True, exist_ok=True)
-    combinations = runnable_combinations(runnable, [name for name in runnable if BACKENDS[name].has_tf32()],
-                                         selected_precisions(), selected_dtypes())
-    for part, run_args in runs(asv_args, args.memory, combinations):
-        log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}.log"
-        code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
-                   "--show-stderr", *run_args, log=log)
-        if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
-            if "No benchmarks selected" in partial(log).read_text():
-                partial(log).unlink()
-                if part:  # a module with nothing to run in this selection (one family, float32 alone)
+    selected_anything = False
+    for suffix, group, rounds in backend_groups(runnable):
+        combinations = runnable_combinations(group, [name for name in group if BACKENDS[name].has_tf32()],
+                                             selected_precisions(), selected_dtypes())
+        for part, run_args in runs([*rounds, *asv_args], args.memory, combinations):
+            log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{suffix}.log"
+            code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
+                       "--show-stderr", *run_args, log=log)
+            if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
+                if "No benchmarks selected" in partial(log).read_text():
+                    partial(log).unlink()  # a module or group with nothing to run in this selection
                     continue
-                sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
-                         "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
-                         f"{MEMORY_BENCHMARK} only with --memory)")
-            sys.exit(f"error: asv run failed (exit {code}); its output is in {partial(log).relative_to(ROOT)}")
-        partial(log).replace(log)
-        record_versions(args.machine, commit, versions)
+                sys.exit(f"error: asv run failed (exit {code}); its output is in {partial(log).relative_to(ROOT)}")
+            selected_anything = True
+            partial(log).replace(log)
+            record_versions(args.machine, commit, versions)
+    if not selected_anything:
+        sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
+                 "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
+                 f"{MEMORY_BENCHMARK} only with --memory)")
 
     # A table for what the machine's results of this release hold: the memory benchmark alone, or the
     # floor alone (it heads the tables, it is no row), makes no speedup table.

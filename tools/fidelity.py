@@ -6,7 +6,9 @@ device events around each call (many calls, median), and printed beside asv's me
 
 Run it on the machine whose results it reads, after `make bench`. Each family, backend and precision
 mode runs in a process of its own, forked like asv's cases (a case that kills its process takes only
-that process's remaining cases with it). Cases listed in benchmarks/known_failures.py are not run.
+that process's remaining cases with it), and in as many processes as asv's figure came from
+(`OpBenchmark.gpu_rounds`): a GPU call's time depends on its process, so one process against asv's
+median over several would compare the processes, not the clocks. Cases listed in benchmarks/known_failures.py are not run.
 The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures.
 """
 
@@ -28,9 +30,10 @@ from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_valu
 
 GOAL = 0.05  # asv/events may differ by this much
 MIN_MS = 0.2  # for cases that take at least this long
-WARMUP_S = 0.5
-MIN_CALLS, MAX_CALLS, BUDGET_S = 20, 100, 1.0
-ASV_SAMPLES = OpBenchmark.repeat[1]  # the most samples asv takes of a case
+WARMUP_S = 0.3
+MIN_CALLS, MAX_CALLS, BUDGET_S = 20, 100, 0.4  # per process
+ASV_SAMPLES = OpBenchmark.repeat[1]  # the most samples asv takes of a case, per process
+PROCESSES = OpBenchmark.gpu_rounds
 
 
 def events_for(backend):
@@ -43,8 +46,8 @@ def events_for(backend):
 
 
 def time_with_events(bench, params, events):
-    """(median ms by device events, median ms by the host's clock, calls, median ms by device events of
-    the first calls) of the benchmark's own timed method, in asv's rhythm: its `setup` before every
+    """(ms by device events, ms by the host's clock, ms by device events of the first calls), a list
+    per call, of the benchmark's own timed method, in asv's rhythm: its `setup` before every
     call and `teardown` after, outside the events. The first calls are those asv's samples would be:
     as many as its `repeat` allows, right after the case's own warm-up; the others follow WARMUP_S
     more of calls. Where the two medians differ, the warm-up is too short."""
@@ -69,7 +72,7 @@ def time_with_events(bench, params, events):
         if t0 >= warm_until:
             device_ms.append(start.elapsed_time(end))
             host_ms.append((t1 - t0) * 1e3)
-    return statistics.median(device_ms), statistics.median(host_ms), len(device_ms), statistics.median(first_ms)
+    return device_ms, host_ms, first_ms
 
 
 def free_device_memory():
@@ -97,8 +100,7 @@ def measure_family(family_name, name, precision, send):
         else:
             try:
                 params = (label, name, precision) if family.uses_matrix_units else (label, name)
-                (record["events_ms"], record["host_ms"], record["calls"],
-                 record["first_ms"]) = time_with_events(bench, params, events_for(backend))
+                record["events"], record["host"], record["first"] = time_with_events(bench, params, events_for(backend))
             except Exception as error:  # one case failing is a result; the next case runs
                 record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
         send(record)
@@ -106,6 +108,31 @@ def measure_family(family_name, name, precision, send):
 
 
 def measure_all():
+    """Every family on every GPU backend in every mode it has, in PROCESSES passes over them all (as
+    asv's rounds go); a record per case with the medians of all its calls."""
+    pooled = {}
+    for _ in range(PROCESSES):
+        for r in measure_once():
+            key = (r["family"], r["case"], r["backend"], r["precision"])
+            kept = pooled.setdefault(key, {**r, "events": [], "host": [], "first": []})
+            for calls in ("events", "host", "first"):
+                kept[calls] += r.get(calls, [])
+            if "error" in r:
+                kept["error"] = r["error"]
+    return [summarised(r) for r in pooled.values()]
+
+
+def summarised(record):
+    """A record's calls as medians (ms): events_ms, host_ms, first_ms, and their number: calls. A case
+    that failed in any process is its error."""
+    events, host, first = (record.pop(calls) for calls in ("events", "host", "first"))
+    if events and "error" not in record:
+        record.update(events_ms=statistics.median(events), host_ms=statistics.median(host),
+                      first_ms=statistics.median(first), calls=len(events))
+    return record
+
+
+def measure_once():
     """Every family on every GPU backend in every mode it has, each in a process of its own (one
     framework per process, as under asv); records in order. A process that dies fails its rest."""
     records = []
@@ -163,8 +190,8 @@ def report(records, figures, title):
                # beyond this is the difference between asv's process and this one, not the timer.
                + (f"; host clock over events on the same calls: median {statistics.median(clock_ratios):.3f}, "
                   f"furthest {max(clock_ratios, key=lambda c: abs(c - 1)):.3f}" if clock_ratios else "")
-               + (f"; against the events of the first {ASV_SAMPLES} calls after the case's warm-up (asv's "
-                  f"window): {first_within} of {judged} within {GOAL:.0%}" if judged else ""))
+               + (f"; against the events of the first {ASV_SAMPLES} calls after the case's warm-up in each "
+                  f"process (asv's window): {first_within} of {judged} within {GOAL:.0%}" if judged else ""))
     table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
     return f"**{title}**\n\n{table}\n\n{summary}\n"
 
