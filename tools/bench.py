@@ -5,6 +5,9 @@ results.
     python -m tools.bench [--machine NAME] [--record-unlisted] [--memory]
                           [asv run options, e.g. --quick --bench Softmax]
 
+Each module runs in one asv run for the CPU backends and one for the GPU backends, whose cases get
+`OpBenchmark.gpu_rounds` processes each (see `benchmarks/common.py` for why).
+
 Peak memory (`track_peak_memory`) is left out unless --memory asks for it: asv runs it in a process
 of its own per case and backend, which would add a second pass over the suite to every run.
 """
