@@ -8,7 +8,8 @@ Run it on the machine whose results it reads, after `make bench`. Each family, b
 mode runs in a process of its own, forked like asv's cases (a case that kills its process takes only
 that process's remaining cases with it), and in as many processes as asv's figure came from
 (`OpBenchmark.gpu_rounds`): a GPU call's time depends on its process, so one process against asv's
-median over several would compare the processes, not the clocks. Cases listed in benchmarks/known_failures.py are not run.
+median over several would compare the processes, not the clocks. Cases listed in
+benchmarks/known_failures.py are not run.
 The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures.
 """
 
@@ -34,6 +35,7 @@ WARMUP_S = 0.3
 MIN_CALLS, MAX_CALLS, BUDGET_S = 20, 100, 0.4  # per process
 ASV_SAMPLES = OpBenchmark.repeat[1]  # the most samples asv takes of a case, per process
 PROCESSES = OpBenchmark.gpu_rounds
+CALL_LISTS = ("events", "host", "first")  # a record's per-call times (ms) until its processes are pooled
 
 
 def events_for(backend):
@@ -114,8 +116,8 @@ def measure_all():
     for _ in range(PROCESSES):
         for r in measure_once():
             key = (r["family"], r["case"], r["backend"], r["precision"])
-            kept = pooled.setdefault(key, {**r, "events": [], "host": [], "first": []})
-            for calls in ("events", "host", "first"):
+            kept = pooled.setdefault(key, {**r, **{calls: [] for calls in CALL_LISTS}})
+            for calls in CALL_LISTS:
                 kept[calls] += r.get(calls, [])
             if "error" in r:
                 kept["error"] = r["error"]
@@ -125,7 +127,7 @@ def measure_all():
 def summarised(record):
     """A record's calls as medians (ms): events_ms, host_ms, first_ms, and their number: calls. A case
     that failed in any process is its error."""
-    events, host, first = (record.pop(calls) for calls in ("events", "host", "first"))
+    events, host, first = (record.pop(calls) for calls in CALL_LISTS)
     if events and "error" not in record:
         record.update(events_ms=statistics.median(events), host_ms=statistics.median(host),
                       first_ms=statistics.median(first), calls=len(events))
