@@ -187,14 +187,16 @@ class OpBenchmark(abc.ABC):
     # asv's warm-up is off. Up to 25 samples, and no more once 3 s have passed: a fast case gets 25,
     # a case of seconds gets one (MLX's CPU matmul takes 48 s a call on the H100's host; a call that
     # long varies by little).
-    # Processes: a GPU call's time depends on the process it runs in. On the H200 (2026-11-29) three
-    # processes of the same case settled at 37, 54 and 57 us (torch's BCE `1000000`), each steady
-    # within itself, and of the 146 figures that moved beyond 10 % between two runs, 116 had
-    # interquartile ranges that did not overlap: one process per figure cannot repeat within 10 %.
-    # So `make bench` runs the GPU backends' cases in `gpu_rounds` processes each (asv's rounds,
-    # its `-a rounds=`; the median of all their samples is the figure, and one odd process out is
-    # outvoted), and the CPU backends' in one (`rounds`): their cases of seconds would triple the
-    # run, and back to back on one machine their figures moved 1.9 % (2-core box, 2026-11-25).
+    # Processes: a GPU call's time depends on the process it runs in (H200, 2026-11-29: three
+    # processes of torch's BCE `1000000` settled at 37, 54 and 57 us, each steady within itself), so
+    # one process per figure cannot repeat within 10 %. Three forked from one asv run's server
+    # (`-a rounds=3`) still left 70 of 223 figures beyond 10 % back to back, and a module's cases
+    # leaned one way together, as if what one run's processes share (the server's address space,
+    # those minutes) moved them all. So `make bench` runs the GPU backends' cases in `gpu_rounds`
+    # asv runs of their own, minutes apart, each adding its samples to the last's (asv's
+    # --append-samples): the figure is the median of them all. The CPU backends' cases run in one
+    # (`rounds`): theirs take seconds, and moved 1.9 % back to back (2-core box, 2026-11-25).
+    # Figures and commands: docs/benchmark-notes.md.
     rounds = 1
     gpu_rounds = 3
     number = 1

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import pytest
 from asv import results as asv_results
 from asv import util as asv_util
 
-from benchmarks.common import BACKEND_NAMES, BACKENDS, selected_backends
+from benchmarks.common import BACKEND_NAMES, BACKENDS, OpBenchmark, selected_backends
 from conftest import ROOT
 from tests_support import HEAP_EDGES, cells_of, write_fake_results
 from tools import timeline
@@ -325,29 +326,41 @@ def test_main_job_runs_module_by_module_unless_the_user_selects():
         assert len(runs(own)) == 1 and runs(own)[0][0] == ""
 
 
-def test_main_job_runs_the_gpu_backends_in_more_processes_than_the_cpu_ones():
-    from asv.commands import make_argparser
+def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their_samples():
     from benchmarks.common import OpBenchmark
-    from tools.bench import backend_groups, runs
-
-    def rounds(run_args):
-        return (make_argparser()[0].parse_args(["run", *run_args]).attribute or {}).get("rounds")
+    from tools.bench import backend_groups
 
     groups = backend_groups(["mlx_gpu", "mlx_cpu", "cpu", "cuda"])
-    assert [(suffix, backends) for suffix, backends, _ in groups] == [("", ["mlx_cpu", "cpu"]), ("-gpu", ["mlx_gpu", "cuda"])]
-    cpu_options, gpu_options = (options for _, _, options in groups)
-    assert OpBenchmark.rounds == 1 and OpBenchmark.gpu_rounds > 1
-    assert all(rounds(args) is None for _, args in runs([*cpu_options, "--quick"])), "the class's one process"
-    assert all(rounds(args) == OpBenchmark.gpu_rounds for _, args in runs(gpu_options))
-    assert rounds(runs([*gpu_options, "-a", "rounds=1", "--bench", "ReLU"])[0][1]) == 1, "the user's own wins"
-    assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [])], "a machine without a GPU: one run"
+    assert OpBenchmark.rounds == 1 and OpBenchmark.gpu_rounds == 3
+    assert groups == [("", ["mlx_cpu", "cpu"], [], True),
+                      ("-gpu-round1", ["mlx_gpu", "cuda"], ["--record-samples"], True),
+                      ("-gpu-round2", ["mlx_gpu", "cuda"], ["--append-samples"], False),
+                      ("-gpu-round3", ["mlx_gpu", "cuda"], ["--append-samples"], False)], "memory in the first only"
+    assert backend_groups(["mlx_gpu", "cpu"], quick=True) == [("", ["cpu"], [], True), ("-gpu", ["mlx_gpu"], [], True)]
+    assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [], True)], "a machine without a GPU: one run"
+
+
+def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
+    # The cpu backend stands in for a GPU one here: in this copy of the suite it counts as one.
+    project = project_copy(tmp_path, {"bench_floor.py": None})
+    with open(project / "benchmarks" / "common.py", "a") as common:
+        common.write('\nGPU_BACKENDS = (*GPU_BACKENDS, "cpu")\n')
+    run = bench("--machine", "box", "--bench", r"Floor\.time_latency", backends="cpu", home=tmp_path, cwd=project)
+    assert run.returncode == 0, run.stdout + run.stderr
+    logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
+    assert logs == [f"{importlib.metadata.version('mlx')}-gpu-round{n}.log" for n in (1, 2, 3)]
+    result, = asv_results.iter_results_for_machine(str(project / "results"), "box")
+    name = "bench_floor.Floor.time_latency"
+    params = result.get_result_params(name)
+    backends = [combo[1].strip("'") for combo in itertools.product(*params)]
+    samples = result.get_result_samples(name, params)[backends.index("cpu")]
+    assert len(samples) > OpBenchmark.repeat[1], "more samples than one process takes: the passes' together"
+    assert result.get_result_value(name, params)[backends.index("cpu")] == statistics.median(samples)
 
 
 SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
                "bench_activations.ReLU.track_peak_memory", "bench_reductions.Sort.time_latency",
                "bench_reductions.Sort.track_peak_memory"]
-
-
 @pytest.mark.parametrize("user_args, without, with_memory", [
     ([], {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput"},
      {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",

@@ -5,8 +5,9 @@ results.
     python -m tools.bench [--machine NAME] [--record-unlisted] [--memory]
                           [asv run options, e.g. --quick --bench Softmax]
 
-Each module runs in one asv run for the CPU backends and one for the GPU backends, whose cases get
-`OpBenchmark.gpu_rounds` processes each (see `benchmarks/common.py` for why).
+Each module runs in one asv run for the CPU backends, then in `OpBenchmark.gpu_rounds` runs for the
+GPU backends (one with --quick), each adding its samples to the last's: a GPU figure is the median
+of processes from separate runs (see `benchmarks/common.py` for why).
 
 Peak memory (`track_peak_memory`) is left out unless --memory asks for it: asv runs it in a process
 of its own per case and backend, which would add a second pass over the suite to every run.
@@ -55,9 +56,10 @@ def partial(log):
     return log.with_name(log.name + ".partial")
 
 
-def asv_run_error(asv_args):
-    """Why asv's own parser rejects `asv run` with these options (one line), or None. asv exits 2 on a
-    usage error, the code it also gives a run in which some cases failed: it is checked first."""
+def parsed_asv_run(asv_args):
+    """(asv's own parse of `asv run` with these options, or None; why it rejects them in one line, or
+    None). asv exits 2 on a usage error, the code it also gives a run in which some cases failed: it
+    is checked first."""
     from asv.commands import make_argparser
 
     usage = io.StringIO()
@@ -65,13 +67,13 @@ def asv_run_error(asv_args):
         with contextlib.redirect_stderr(usage):
             args = make_argparser()[0].parse_args(["run", "--python=same", *asv_args])
     except SystemExit:
-        return re.sub(r"^asv( run)?: error: ", "", usage.getvalue().strip().splitlines()[-1])
+        return None, re.sub(r"^asv( run)?: error: ", "", usage.getvalue().strip().splitlines()[-1])
     for pattern in args.bench or ():
         try:
             re.compile(pattern)
         except re.error as error:
-            return f"--bench {pattern!r} is not a regular expression ({error})"
-    return None
+            return None, f"--bench {pattern!r} is not a regular expression ({error})"
+    return args, None
 
 
 def environment_name():
@@ -163,16 +165,26 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
     return "".join(parts)
 
 
-def backend_groups(runnable):
-    """(log name suffix, backends, asv options) per asv run over the suite: the CPU backends' cases in
-    one process each (`OpBenchmark.rounds`), the GPU backends' in `OpBenchmark.gpu_rounds` (asv's
-    `-a rounds=`; why, where the attributes live). A user's own `-a rounds=` comes later and wins."""
+def backend_groups(runnable, quick=False):
+    """(log name suffix, backends, asv options, whether it measures memory) per pass of asv runs over
+    the suite, in order: the CPU backends' cases in one process each (`OpBenchmark.rounds`); the GPU
+    backends' in `OpBenchmark.gpu_rounds` passes (one with `quick`, as asv's --quick runs one round),
+    the first keeping its samples (--record-samples), the others adding theirs (--append-samples), so
+    the figure is the median over all of them. Each pass is a run of its own, with a forkserver of its
+    own, minutes after the last: asv's rounds within one run (-a rounds=) fork every process from one
+    server (why, where the attributes live). Peak memory is one value a process: the first pass only."""
     from benchmarks.common import GPU_BACKENDS, OpBenchmark
 
     cpu = [name for name in runnable if name not in GPU_BACKENDS]
     gpu = [name for name in runnable if name in GPU_BACKENDS]
-    return [group for group in (("", cpu, []), ("-gpu", gpu, ["-a", f"rounds={OpBenchmark.gpu_rounds}"]))
-            if group[1]]
+    groups = [("", cpu, [], True)] if cpu else []
+    passes = 1 if quick else OpBenchmark.gpu_rounds
+    if gpu and passes == 1:
+        groups.append(("-gpu", gpu, [], True))
+    elif gpu:
+        groups += [(f"-gpu-round{n}", gpu, ["--append-samples" if n > 1 else "--record-samples"], n == 1)
+                   for n in range(1, passes + 1)]
+    return groups
 
 
 def release_commit(version, record_unlisted=False, repo=timeline.REPO):
@@ -201,7 +213,7 @@ def main(argv=None):
     if not MACHINE_NAME.fullmatch(args.machine) or args.machine in (".", ".."):
         sys.exit(f"error: machine name {args.machine!r} cannot name a folder of results/; "
                  "use letters, digits, '.', '_' and '-' (e.g. --machine h100-sxm-80gb)")
-    usage_error = asv_run_error(asv_args)
+    asv_run_args, usage_error = parsed_asv_run(asv_args)
     if usage_error:
         sys.exit(f"error: asv run does not accept {' '.join(asv_args)!r}: {usage_error} "
                  "(`asv run --help` lists its options)")
@@ -236,10 +248,10 @@ def main(argv=None):
     machine_dir = RESULTS / args.machine
     machine_dir.mkdir(parents=True, exist_ok=True)
     selected_anything = False
-    for suffix, group, rounds in backend_groups(runnable):
+    for suffix, group, options, measures_memory in backend_groups(runnable, asv_run_args.quick):
         combinations = runnable_combinations(group, [name for name in group if BACKENDS[name].has_tf32()],
                                              selected_precisions(), selected_dtypes())
-        for part, run_args in runs([*rounds, *asv_args], args.memory, combinations):
+        for part, run_args in runs([*options, *asv_args], args.memory and measures_memory, combinations):
             log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{suffix}.log"
             code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                        "--show-stderr", *run_args, log=log)
