@@ -13,8 +13,10 @@ from benchmarks.bench_linalg import MatMul
 from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
+import tests_support
 from tests_support import cells_of, write_fake_results
 from tools import fidelity, stability
+from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
 
@@ -80,20 +82,34 @@ def test_fidelity_times_the_benchmarks_own_method_as_asv_calls_it(family, params
     assert len(first) == min(fidelity.ASV_SAMPLES, len(calls) - 1) and min(first) > 0, "the calls of asv's window"
 
 
-def test_fidelity_pools_the_calls_of_as_many_processes_as_asv_ran(monkeypatch):
+def test_fidelity_pools_the_calls_of_as_many_processes_as_asv_ran():
     def case(name, events, first=(1.0,)):
         return {"family": "MatMul", "case": name, "backend": "cuda", "precision": "strict", "events": list(events),
                 "host": list(events), "first": list(first)}
 
     lost = {"family": "MatMul", "case": "d", "backend": "cuda", "precision": "strict", "error": "RuntimeError: lost"}
-    passes = iter([[case("c", [1.0, 1.1], [2.0]), case("d", [1.0])],
-                   [case("c", [1.5], [2.0]), lost],
-                   [case("c", [1.6, 1.7], [3.0]), case("d", [1.0])]])
-    monkeypatch.setattr(fidelity, "PROCESSES", 3)
-    monkeypatch.setattr(fidelity, "measure_once", lambda: next(passes))
-    pooled = {r["case"]: r for r in fidelity.measure_all()}
+    passes = [[case("c", [1.0, 1.1], [2.0]), case("d", [1.0])],
+              [case("c", [1.5], [2.0]), lost],
+              [case("c", [1.6, 1.7], [3.0]), case("d", [1.0])]]
+    assert fidelity.PROCESSES == common.OpBenchmark.gpu_rounds
+    pooled = {r["case"]: r for r in fidelity.pooled(passes)}
     assert pooled["c"]["events_ms"] == 1.5 and pooled["c"]["calls"] == 5 and pooled["c"]["first_ms"] == 2.0
     assert pooled["d"]["error"] == "RuntimeError: lost" and "events_ms" not in pooled["d"], "failed in one: failed"
+
+
+def test_each_fidelity_pass_forks_from_a_new_interpreter_as_each_asv_run_does(monkeypatch):
+    monkeypatch.setattr(tests_support, "MARKER", ["set in the test's process"])
+    assert forked(tests_support.send_marker) == ([["set in the test's process"]], 0)
+    assert forked(tests_support.send_marker, fresh=True) == ([[]], 0)
+
+
+def test_fidelity_measures_the_cases_it_judges_and_the_floor_unless_asked_for_all():
+    figures = {("MatMul", "big", "cuda", "strict"): 0.2, ("MatMul", "small", "cuda", "strict"): 0.19,
+               ("Floor", "dim=1", "cuda", "strict"): 0.03}
+    wanted = fidelity.Wanted(figures)
+    assert [key[1] for key in figures if wanted(key)] == ["big", "dim=1"]
+    assert not wanted(("Sort", "failed on asv", "mlx_gpu", "strict")), "no figure of asv's: nothing to compare"
+    assert all(map(fidelity.Wanted(None), [*figures, ("Sort", "failed on asv", "mlx_gpu", "strict")]))
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
@@ -140,6 +156,15 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
         if len(cells) == 5 and cells[0] in ("cpu", "mlx_cpu"):
             beyond[cells[0]] = beyond.get(cells[0], 0) + int(cells[4])
     assert beyond == {"cpu": 1, "mlx_cpu": 0}
+
+
+def test_stability_shows_a_shift_that_a_modules_cases_shared():
+    ratios = [("bench_activations.ReLU.time_latency('a', 'cuda')", "cuda", "under 0.2 ms", 0.90),
+              ("bench_activations.GELU.time_latency('b', 'cuda')", "cuda", "under 0.2 ms", 0.95),
+              ("bench_activations.SiLU.time_latency('c', 'cuda')", "cuda", "0.2-1 ms", 1.01),
+              ("bench_linalg.MatMul.time_latency('d', 'cuda', 'strict')", "cuda", "1-10 ms", 1.05)]
+    rows = {tuple(cells_of(line)[:2]): cells_of(line)[2:] for line in stability.by_module(ratios).splitlines()[2:]}
+    assert rows == {("bench_activations", "cuda"): ["3", "0.950", "2", "0"], ("bench_linalg", "cuda"): ["1", "1.050", "0", "1"]}
 
 
 def test_stability_reads_the_benchmark_list_of_the_runs_it_compares(tmp_path, capsys, monkeypatch):

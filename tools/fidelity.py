@@ -2,15 +2,18 @@
 benchmark's own timed method is called again as asv calls it (its setup before each call) with
 device events around each call (many calls, median), and printed beside asv's median for it.
 
-    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--output FILE]
+    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--output FILE]
 
 Run it on the machine whose results it reads, after `make bench`. Each family, backend and precision
 mode runs in a process of its own, forked like asv's cases (a case that kills its process takes only
-that process's remaining cases with it), and in as many processes as asv's figure came from
-(`OpBenchmark.gpu_rounds`): a GPU call's time depends on its process, so one process against asv's
+that process's remaining cases with it), in as many passes as asv's figure came from
+(`OpBenchmark.gpu_rounds`), each pass forking from a new interpreter as each of asv's runs forks from
+a forkserver of its own: a GPU call's time depends on its process, so one process against asv's
 median over several would compare the processes, not the clocks. Cases listed in
 benchmarks/known_failures.py are not run.
-The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures.
+The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures, of
+those cases and the floor; --all measures the faster cases too. Each process says on stderr what it
+measured, as it ends.
 """
 
 import argparse
@@ -23,7 +26,8 @@ import time
 
 from tabulate import tabulate
 
-from benchmarks.common import GPU_BACKENDS, OpBenchmark, PRECISIONS, mx, op_families, selected_backends, torch, verified_backend
+from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, mx, op_families, selected_backends,
+                               torch, verified_backend)
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from tools.forked import forked
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
@@ -84,8 +88,9 @@ def free_device_memory():
         torch.cuda.empty_cache()
 
 
-def measure_family(family_name, name, precision, send):
-    """Send one record per case of the family on GPU backend `name` in `precision`, as each is measured."""
+def measure_family(family_name, name, precision, wanted, send):
+    """Send one record per case of the family on GPU backend `name` in `precision` that `wanted(key)`
+    accepts, as each is measured."""
     family = next(f for f in op_families() if f.__name__ == family_name)
     bench = family()
     try:
@@ -93,7 +98,7 @@ def measure_family(family_name, name, precision, send):
     except NotImplementedError:
         return
     mlx_version = importlib.metadata.version("mlx")
-    for label in family.cases:
+    for label in (label for label in family.cases if wanted((family_name, label, name, precision))):
         record = {"family": family_name, "case": label, "backend": name, "precision": precision}
         failure = known_failure(bench.row_name(label), name, mlx_version,
                                 mlx_gpu_platform() if backend.framework == "mlx" else name, precision)
@@ -109,19 +114,25 @@ def measure_family(family_name, name, precision, send):
         free_device_memory()
 
 
-def measure_all():
-    """Every family on every GPU backend in every mode it has, in PROCESSES passes over them all (as
-    asv's rounds go); a record per case with the medians of all its calls."""
-    pooled = {}
-    for _ in range(PROCESSES):
-        for r in measure_once():
+def measure_all(wanted):
+    """Every case `wanted(key)` accepts, on every GPU backend in every mode it has, in PROCESSES passes
+    over them all, each from a new interpreter (as asv's runs go); a record per case with the medians
+    of all its calls."""
+    return pooled(forked(measure_once, n, wanted, fresh=True)[0] for n in range(1, PROCESSES + 1))
+
+
+def pooled(passes):
+    """One record per case from the passes' records of it: their calls together, summarised."""
+    together = {}
+    for records in passes:
+        for r in records:
             key = (r["family"], r["case"], r["backend"], r["precision"])
-            kept = pooled.setdefault(key, {**r, **{calls: [] for calls in CALL_LISTS}})
+            kept = together.setdefault(key, {**r, **{calls: [] for calls in CALL_LISTS}})
             for calls in CALL_LISTS:
                 kept[calls] += r.get(calls, [])
             if "error" in r:
                 kept["error"] = r["error"]
-    return [summarised(r) for r in pooled.values()]
+    return [summarised(r) for r in together.values()]
 
 
 def summarised(record):
@@ -134,19 +145,37 @@ def summarised(record):
     return record
 
 
-def measure_once():
-    """Every family on every GPU backend in every mode it has, each in a process of its own (one
-    framework per process, as under asv); records in order. A process that dies fails its rest."""
-    records = []
+def measure_once(number, wanted, send):
+    """Pass `number`: every family on every GPU backend in every mode it has, each in a process of its
+    own (one framework per process, as under asv); records sent in order. A process that dies fails
+    its rest."""
     for family, name in itertools.product(op_families(), (n for n in GPU_BACKENDS if n in selected_backends())):
         for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
-            measured, exitcode = forked(measure_family, family.__name__, name, precision)
-            records += measured
+            if not any(wanted((family.__name__, label, name, precision)) for label in family.cases):
+                continue
+            started = time.perf_counter()
+            measured, exitcode = forked(measure_family, family.__name__, name, precision, wanted)
+            for record in measured:
+                send(record)
             if exitcode != 0:
                 done = {r["case"] for r in measured}
-                records += [{"family": family.__name__, "case": label, "backend": name, "precision": precision,
-                             "error": f"process died (exit {exitcode})"} for label in family.cases if label not in done]
-    return records
+                for label in family.cases:
+                    if label not in done and wanted((family.__name__, label, name, precision)):
+                        send({"family": family.__name__, "case": label, "backend": name, "precision": precision,
+                              "error": f"process died (exit {exitcode})"})
+            print(f"fidelity: pass {number} of {PROCESSES}: {family.__name__} on {name} ({precision}), "
+                  f"{len(measured)} cases in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+
+
+class Wanted:
+    """Which cases to measure (a picklable predicate, for the passes' new interpreters): the floor
+    always; with `figures` ({key: asv's ms}), only those asv put at MIN_MS or more."""
+
+    def __init__(self, figures=None):
+        self.keys = None if figures is None else {key for key, ms in figures.items() if ms >= MIN_MS}
+
+    def __call__(self, key):
+        return self.keys is None or key in self.keys or key[0] == "Floor"
 
 
 def asv_figures(result):
@@ -207,6 +236,8 @@ def main(argv=None):
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--machine", help="the machine whose asv results to check (this one)")
     parser.add_argument("--release", help="MLX release of those results (default: the newest)")
+    parser.add_argument("--all", action="store_true",
+                        help=f"measure the cases asv put under {MIN_MS} ms too (not judged; a longer run)")
     parser.add_argument("--output", help="also write the report to this file")
     args = parser.parse_args(argv)
     if not args.machine:
@@ -214,13 +245,15 @@ def main(argv=None):
 
     def make_report():
         result = pick_result(load_results(args.results, args.machine)[args.machine], args.machine, args.release)
-        records = measure_all()
-        if not records:
+        if not any(name in selected_backends() and not BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS):
             raise TableError("no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
+        figures = asv_figures(result)
+        records = measure_all(Wanted(None if args.all else figures))
         p = result.params
         title = (f"{args.machine}: asv's latency over device events; MLX {p.get('mlx', '?')}, "
-                 f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}")
-        return report(records, asv_figures(result), title)
+                 f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}"
+                 + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)"))
+        return report(records, figures, title)
 
     return emit(make_report, args.output)
 

@@ -4,9 +4,11 @@ no GPU), as asv runs each case: MLX fixes its precision per process, and a fault
 import multiprocessing
 
 
-def forked(target, *args):
-    """(what `target(*args, send)` sent, in order; the process's exit code)."""
-    context = multiprocessing.get_context("fork")
+def forked(target, *args, fresh=False):
+    """(what `target(*args, send)` sent, in order; the process's exit code). `fresh`: a new interpreter
+    instead of a fork (`target` then must be importable), sharing nothing with this process, not even
+    the layout of its address space: as a new asv run's forkserver is to the last's."""
+    context = multiprocessing.get_context("spawn" if fresh else "fork")
     receive, send = context.Pipe(duplex=False)
     worker = context.Process(target=target, args=(*args, send.send))
     worker.start()

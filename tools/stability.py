@@ -1,6 +1,6 @@
 """Do two runs of the suite agree? asv's own comparison (`asv compare`'s table) between two asv
 results folders of one machine and release, then the median and the largest change, and where the
-changes lie: per backend and band of the first run's time.
+changes lie: per backend and band of the first run's time, and per module and backend.
 
     python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
 
@@ -82,13 +82,30 @@ def breakdown(ratios, factor):
                     tablefmt="github")
 
 
+LEAN = 0.02  # a figure that moved more than this counts as faster or slower in `by_module`
+
+
+def by_module(ratios):
+    """A table: per module and backend, the median after / before and how many figures moved each way
+    by more than LEAN. `make bench` runs each module in asv runs of its own; a median away from 1 with
+    most figures one way is a shift the module's processes shared, not one case's noise."""
+    groups = {}
+    for name, backend, _, r in ratios:
+        groups.setdefault((name.split(".")[0], backend), []).append(r)
+    rows = [(module, backend, len(rs), f"{statistics.median(rs):.3f}", sum(r < 1 - LEAN for r in rs),
+             sum(r > 1 + LEAN for r in rs)) for (module, backend), rs in sorted(groups.items())]
+    return tabulate(rows, headers=("module", "backend", "figures", "median after/before", f"faster by {LEAN:.0%}+",
+                                   f"slower by {LEAN:.0%}+"), tablefmt="github", disable_numparse=True)
+
+
 def summary(ratios, factor):
     if not ratios:
         raise TableError("the two runs have no figure in common")
     beyond = [(name, r) for name, _, _, r in ratios if max(r, 1 / r) > factor]
     worst_name, _, _, worst = max(ratios, key=lambda item: abs(math.log(item[3])))
     lines = [f"{len(ratios)} figures in both runs; median change {median_change([r for *_, r in ratios]):.1%}; "
-             f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}", "", breakdown(ratios, factor), ""]
+             f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}", "", breakdown(ratios, factor), "",
+             by_module(ratios), ""]
     lines += [f"  {name}: x{r:.3f}" for name, r in sorted(beyond, key=lambda item: -abs(math.log(item[1])))]
     return "\n".join(lines) + "\n", not beyond
 
