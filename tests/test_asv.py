@@ -19,7 +19,7 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, OpBenchmark, selected_backends
 from conftest import ROOT
-from tests_support import HEAP_EDGES, cells_of, write_fake_results
+from tests_support import HEAP_EDGES, cells_of, project_copy, write_fake_results
 from tools import timeline
 
 MACHINE = "pytest-box"
@@ -341,10 +341,7 @@ def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their
 
 
 def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
-    # The cpu backend stands in for a GPU one here: in this copy of the suite it counts as one.
-    project = project_copy(tmp_path, {"bench_floor.py": None})
-    with open(project / "benchmarks" / "common.py", "a") as common:
-        common.write('\nGPU_BACKENDS = (*GPU_BACKENDS, "cpu")\n')
+    project = project_copy(tmp_path, {"bench_floor.py": None}, cpu_as_gpu=True)
     run = bench("--machine", "box", "--bench", r"Floor\.time_latency", backends="cpu", home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
     logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
@@ -408,24 +405,6 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     assert {backend for _, backend in selected} == set(runnable)
     selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_throughput", floor)
     assert {backend for _, backend in selected} == set(runnable) - {"mlx_cpu", "cpu"}, "throughput: GPU only"
-
-
-def project_copy(tmp_path, modules):
-    """A copy of the project whose suite is the bench_* `modules` named (file name: source, or None
-    for the project's own), for main-job runs that must not touch the project's results."""
-    project = tmp_path / "project"
-    for part in ("tools", "timeline"):
-        shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "benchmarks").mkdir()
-    for name in ("__init__.py", "common.py", "backends.py", "known_failures.py"):
-        shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
-    for name, source in modules.items():
-        if source is None:
-            shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
-        else:
-            (project / "benchmarks" / name).write_text(textwrap.dedent(source))
-    shutil.copy(ROOT / "asv.conf.json", project)
-    return project
 
 
 def test_main_job_writes_a_table_per_selected_dtype(tmp_path):

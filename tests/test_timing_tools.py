@@ -1,6 +1,9 @@
 """The tools that check the timing itself: the fidelity report (asv against device events), the
 comparison of two runs (asv's compare table) and the per-case profiler's bad input."""
 
+import inspect
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +17,7 @@ from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
-from tests_support import cells_of, write_fake_results
+from tests_support import cells_of, project_copy, write_fake_results
 from tools import fidelity, stability
 from tools.forked import forked
 
@@ -110,6 +113,24 @@ def test_fidelity_measures_the_cases_it_judges_and_the_floor_unless_asked_for_al
     assert [key[1] for key in figures if wanted(key)] == ["big", "dim=1"]
     assert not wanted(("Sort", "failed on asv", "mlx_gpu", "strict")), "no figure of asv's: nothing to compare"
     assert all(map(fidelity.Wanted(None), [*figures, ("Sort", "failed on asv", "mlx_gpu", "strict")]))
+
+
+def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
+    # In a copy of the project where cpu counts as a GPU backend and the host's clock stands in for
+    # device events: the whole run, its passes, their processes and the report.
+    project = project_copy(tmp_path, {"bench_floor.py": None}, cpu_as_gpu=True)
+    with open(project / "tools" / "fidelity.py", "a") as tool:
+        tool.write("\n\n" + inspect.getsource(HostClockEvent)
+                   + "\n\ndef events_for(backend):\n    return HostClockEvent(), HostClockEvent(), None\n")
+    write_fake_results(project / "results", "box")
+    run = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "box"], cwd=project,
+                         env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    progress = [re.sub(r"in \d+ s$", "in N s", line) for line in run.stderr.splitlines() if line.startswith("fidelity:")]
+    assert progress == [f"fidelity: pass {n} of {fidelity.PROCESSES}: Floor on cpu (strict), 1 measured in N s"
+                        for n in range(1, fidelity.PROCESSES + 1)]
+    assert "cases asv put under 0.2 ms are not measured (--all)" in run.stdout
+    assert re.search(r"floor \(synchronised one-element op, by events\): cpu 0\.\d{3} ms", run.stdout)
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():

@@ -1,8 +1,11 @@
 """Fake asv results for the table tests: the reference table's own numbers, written with asv's API
-(families beyond the reference table: skipped everywhere)."""
+(families beyond the reference table: skipped everywhere); copies of the project for runs of the
+tools that must not touch its results."""
 
 import itertools
 import math
+import shutil
+import textwrap
 from pathlib import Path
 
 from asv.machine import Machine
@@ -119,3 +122,25 @@ class _Run:
         self.errcode = 0
         self.stderr = ""
         self.profile = None
+
+
+def project_copy(tmp_path, modules, cpu_as_gpu=False):
+    """A copy of the project whose suite is the bench_* `modules` named (file name: source, or None
+    for the project's own), for main-job runs that must not touch the project's results. With
+    `cpu_as_gpu` the copy counts the cpu backend among the GPU ones, to run their paths here."""
+    project = tmp_path / "project"
+    for part in ("tools", "timeline"):
+        shutil.copytree(ROOT / part, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "benchmarks").mkdir()
+    for name in ("__init__.py", "common.py", "backends.py", "known_failures.py"):
+        shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
+    for name, source in modules.items():
+        if source is None:
+            shutil.copy(ROOT / "benchmarks" / name, project / "benchmarks")
+        else:
+            (project / "benchmarks" / name).write_text(textwrap.dedent(source))
+    shutil.copy(ROOT / "asv.conf.json", project)
+    if cpu_as_gpu:
+        with open(project / "benchmarks" / "common.py", "a") as common:
+            common.write('\nGPU_BACKENDS = (*GPU_BACKENDS, "cpu")\n')
+    return project

@@ -164,7 +164,7 @@ def measure_once(number, wanted, send):
                         send({"family": family.__name__, "case": label, "backend": name, "precision": precision,
                               "error": f"process died (exit {exitcode})"})
             print(f"fidelity: pass {number} of {PROCESSES}: {family.__name__} on {name} ({precision}), "
-                  f"{len(measured)} cases in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                  f"{len(measured)} measured in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
 
 class Wanted:
