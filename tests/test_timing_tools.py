@@ -18,7 +18,7 @@ from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
 from tests_support import cells_of, project_copy, write_fake_results
-from tools import fidelity, stability
+from tools import fidelity, processes, stability
 from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -131,6 +131,31 @@ def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
                         for n in range(1, fidelity.PROCESSES + 1)]
     assert "cases asv put under 0.2 ms are not measured (--all)" in run.stdout
     assert re.search(r"floor \(synchronised one-element op, by events\): cpu 0\.\d{3} ms", run.stdout)
+
+
+def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():
+    p1 = [(0.05, 10.0, 1), (0.2, 20.0, 1), (0.25, 30.0, 2)]  # (seconds after the warm-up, us, CPU)
+    p2 = [(0.05, 40.0, 3)]
+    text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2])
+    rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2")}
+    assert rows["p1"] == ["p1", "10.0", "25.0", "", "", "", "", "20.0", "3", "1,2", "1"]
+    assert rows["p2"][1] == "40.0" and rows["p2"][-4:] == ["40.0", "1", "3", "0"]
+    assert text.rstrip().endswith("slowest process over fastest: 2.000")
+
+
+def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_one_line():
+    def tool(*args):
+        return subprocess.run([sys.executable, "-m", "tools.processes", *args], cwd=ROOT, capture_output=True, text=True,
+                              env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), timeout=300)
+
+    run = tool("ReLU / dim=128x16x1024", "--backend", "cpu", "--processes", "2", "--seconds", "0.2", "--cpu-affinity", "0")
+    assert run.returncode == 0, run.stderr
+    rows = [cells for cells in map(cells_of, run.stdout.splitlines()) if cells[0] in ("p1", "p2")]
+    assert len(rows) == 2 and all(int(cells[-3]) > 0 and cells[-2] == "0" for cells in rows), run.stdout
+    for args, message in [(["ReLU / dim=1"], "error: no case 'ReLU / dim=1'"),
+                          (["ReLU / dim=128x16x1024", "--backend", "mlx_cpu"], "error: mlx_cpu is not in MLXBENCH_BACKENDS=cpu")]:
+        refused = tool(*args)
+        assert refused.returncode == 1 and refused.stderr.startswith(message) and refused.stderr.count("\n") == 1
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():

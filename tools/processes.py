@@ -1,0 +1,140 @@
+"""How much one case's time depends on the process it runs in: the case in several new processes
+(each a new interpreter, as each asv run's forkserver is), each timing its synchronised calls for a
+while after the suite's own warm-up, as asv calls them (the benchmark's `setup` before every call).
+
+    python -m tools.processes "BCE / dim=1000000 dim=1000000" --backend cuda [--precision strict]
+                              [--processes 6] [--seconds 1] [--cpu-affinity 3]
+
+Per process: the median call (us) in windows of time after the warm-up, over all of its calls, and
+the CPUs its calls started on (Linux). Levels that differ between processes and hold within each
+are why `make bench` takes a GPU figure from several processes (see `benchmarks/common.py`); a
+level that changes with the CPU says to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
+to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
+2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
+"""
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import time
+
+from tabulate import tabulate
+
+from benchmarks.common import BACKEND_NAMES, PRECISIONS, usable_backend
+from tools.forked import forked
+from tools.speedup_table import TableError, find_row
+
+WINDOWS_S = (0.1, 0.3, 0.6, 1.0, 2.0, 5.0)  # ends of the windows of time after the warm-up
+
+
+def current_cpu():
+    """The CPU this process last ran on (field 39 of /proc/self/stat), or None off Linux."""
+    try:
+        with open("/proc/self/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[36])
+    except OSError:
+        return None
+
+
+def timed_calls(row, backend, precision, seconds, cpus, send):
+    """Send (seconds after the warm-up, microseconds, CPU) per call of the case, for `seconds`."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    family, label = find_row(row)
+    bench = family()
+    params = (label, backend, precision) if family.uses_matrix_units else (label, backend)
+    bench.setup(*params)  # the suite's own: inputs, then the warm-up
+    bench.teardown(*params)
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        bench.setup(*params)
+        t0 = time.perf_counter()
+        bench.time_latency(*params)
+        t1 = time.perf_counter()
+        bench.teardown(*params)
+        send((t0 - start, (t1 - t0) * 1e6, current_cpu()))
+
+
+def process_row(number, calls):
+    """A process's row: its median per window, over all its calls, how many, its CPUs, CPU changes."""
+    row, begin = [f"p{number}"], 0.0
+    for end in WINDOWS_S:
+        window = [us for at, us, _ in calls if begin <= at < end]
+        row.append(f"{statistics.median(window):.1f}" if window else "")
+        begin = end
+    cpus = sorted({cpu for *_, cpu in calls if cpu is not None})
+    changes = sum(1 for a, b in zip(calls, calls[1:]) if a[2] != b[2])
+    return [*row, f"{median_us(calls):.1f}", len(calls), ",".join(map(str, cpus)) or "?", changes]
+
+
+def median_us(calls):
+    return statistics.median(us for _, us, _ in calls)
+
+
+def report(row, backend, precision, processes):
+    """The table of per-process medians, and how far apart the processes' medians lie."""
+    windows = [f"{a}-{b} s" for a, b in zip((0, *WINDOWS_S), WINDOWS_S)]
+    table = tabulate([process_row(n, calls) for n, calls in enumerate(processes, 1)],
+                     ["process", *windows, "all calls", "calls", "CPUs", "CPU changes"], tablefmt="github",
+                     disable_numparse=True)
+    medians = [median_us(calls) for calls in processes]
+    return (f"**{row} on {backend} ({precision}): microseconds per call, per process**\n\n{table}\n\n"
+            f"slowest process over fastest: {max(medians) / min(medians):.3f}\n")
+
+
+def affinity(text):
+    """asv's own reading of --cpu-affinity ('3', '0,2', '4-7')."""
+    from asv.commands import make_argparser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # asv's usage text: the error below says it all
+            return make_argparser()[0].parse_args(["run", "--cpu-affinity", text]).attribute["cpu_affinity"]
+    except SystemExit:
+        raise argparse.ArgumentTypeError(f"{text!r} names no CPUs of this machine as asv reads them "
+                                         f"(e.g. 3, 0,2 or 4-7; CPUs 0-{os.cpu_count() - 1})") from None
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is no positive {kind.__name__}")
+        return value
+    return parse
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.processes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("row", help="the table's row name: 'Family / case label'")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="cuda")
+    parser.add_argument("--precision", choices=PRECISIONS, default="strict")
+    parser.add_argument("--processes", type=positive(int), default=6)
+    parser.add_argument("--seconds", type=positive(float), default=1.0, help="of calls per process after its warm-up")
+    parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
+    args = parser.parse_args(argv)
+    try:
+        find_row(args.row)
+    except TableError as error:
+        sys.exit(f"error: {error}")
+    try:
+        usable_backend(args.backend, args.precision)  # in this process only to say why not: each runs its own
+    except NotImplementedError as error:
+        sys.exit(f"error: {error}")
+    processes = []
+    for _ in range(args.processes):
+        calls, exitcode = forked(timed_calls, args.row, args.backend, args.precision, args.seconds,
+                                 args.cpu_affinity, fresh=True)
+        if exitcode != 0 or not calls:
+            sys.exit(f"error: the case's process failed (exit {exitcode}); what it printed is above")
+        processes.append(calls)
+    print(report(args.row, args.backend, args.precision, processes))
+
+
+if __name__ == "__main__":
+    main()
