@@ -118,7 +118,14 @@ def measure_all(wanted):
     """Every case `wanted(key)` accepts, on every GPU backend in every mode it has, in PROCESSES passes
     over them all, each from a new interpreter (as asv's runs go); a record per case with the medians
     of all its calls."""
-    return pooled(forked(measure_once, n, wanted, fresh=True)[0] for n in range(1, PROCESSES + 1))
+    passes = []
+    for number in range(1, PROCESSES + 1):
+        records, exitcode = forked(measure_once, number, wanted, fresh=True)
+        if exitcode != 0:  # its families' own processes report their deaths; this is the pass's own
+            print(f"fidelity: pass {number} of {PROCESSES} died (exit {exitcode}): the cases after its last "
+                  "record come from fewer processes", file=sys.stderr, flush=True)
+        passes.append(records)
+    return pooled(passes)
 
 
 def pooled(passes):
