@@ -3,11 +3,11 @@
 while after the suite's own warm-up, as asv calls them (the benchmark's `setup` before every call).
 
     python -m tools.processes "BCE / dim=1000000 dim=1000000" --backend cuda [--precision strict]
-                              [--processes 6] [--seconds 1] [--cpu-affinity 3]
+                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5]
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, and
-the CPUs its calls started on (Linux). Levels that differ between processes and hold within each
-are why `make bench` takes a GPU figure from several processes (see `benchmarks/common.py`); a
+the CPUs it was on as its calls ended (Linux). Levels that differ between processes and hold within
+each are why `make bench` takes a GPU figure from several processes (see `benchmarks/common.py`); a
 level that changes with the CPU says to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
 to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
 2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
