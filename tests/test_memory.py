@@ -1,5 +1,6 @@
-"""Peak memory per call (`track_peak_memory`): MLX's counters and process RSS give the bytes a call
-must hold, at least its result, on the backends this machine has; the others skip with a reason."""
+"""Peak memory per call (`track_peak_memory`): MLX's counters, torch's CUDA allocator and process RSS
+give the bytes a call must hold, at least its result, on the backends this machine has (and
+MLXBENCH_BACKENDS selects); the others skip with a reason."""
 
 import os
 import sys
@@ -10,16 +11,24 @@ import pytest
 from benchmarks import backends
 from benchmarks.bench_activations import ReLU
 from benchmarks.bench_reductions import Sort
-from benchmarks.common import BACKENDS, Case, OpBenchmark
+from benchmarks.common import BACKENDS, Case, OpBenchmark, usable_backend
 from tests_support import HEAP_EDGES
 
 LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="process RSS peaks can be reset on Linux only")
 
 
+# Backends whose peak counts only what the call allocates (allocator counters, not RSS): any of them
+# that this machine has must measure ReLU's result and nothing it could not hold.
+COUNTED = ["mlx_cpu", pytest.param("cpu", marks=LINUX_ONLY), "mlx_gpu", "mlx_gpu_compile", "cuda"]
+
+
 def peak_memory(family, label, backend):
     bench = family()
-    bench.setup(label, backend)
+    try:
+        bench.setup(label, backend)
+    except NotImplementedError as reason:  # asv's skip: a backend left out or absent
+        pytest.skip(str(reason))
     try:
         OpBenchmark.track_peak_memory.setup(label, backend)  # asv runs it after the class's setup
         return [bench.track_peak_memory(label, backend) for _ in range(2)], 4 * bench.output_elements(Case.parse(label))
@@ -27,7 +36,7 @@ def peak_memory(family, label, backend):
         bench.teardown()
 
 
-@pytest.mark.parametrize("backend", ["mlx_cpu", pytest.param("cpu", marks=LINUX_ONLY)])
+@pytest.mark.parametrize("backend", COUNTED)
 def test_memory_of_relu_on_64_mb_is_its_result_and_no_more_than_a_copy_besides(backend):
     peaks, result_bytes = peak_memory(ReLU, "dim=16x1024x1024", backend)
     assert result_bytes == 64 << 20
@@ -48,9 +57,12 @@ def test_memory_counts_what_the_call_holds_besides_its_result(backend):
     assert all(least <= peak <= least + values_bytes for peak in peaks), (backend, peaks)
 
 
-@pytest.mark.parametrize("backend", ["mlx_cpu", pytest.param("cpu", marks=LINUX_ONLY)])
+@pytest.mark.parametrize("backend", COUNTED)
 def test_a_call_that_allocates_nothing_holds_nothing_more(backend):
-    backend = BACKENDS[backend]
+    try:
+        backend = usable_backend(backend)
+    except NotImplementedError as reason:
+        pytest.skip(str(reason))
     with backend.session():
         x = backend.array(np.ones((1024, 1024), np.float32))
         backend.peak_memory(lambda a: a * 2, (x,))  # a peak before, which must not carry over
