@@ -97,6 +97,7 @@ def test_fidelity_pools_the_calls_of_as_many_processes_as_asv_ran():
     assert fidelity.PROCESSES == common.OpBenchmark.gpu_rounds
     pooled = {r["case"]: r for r in fidelity.pooled(passes)}
     assert pooled["c"]["events_ms"] == 1.5 and pooled["c"]["calls"] == 5 and pooled["c"]["first_ms"] == 2.0
+    assert pooled["c"]["levels_ms"] == pytest.approx((1.05, 1.65)), "the lowest and highest process's own median"
     assert pooled["d"]["error"] == "RuntimeError: lost" and "events_ms" not in pooled["d"], "failed in one: failed"
 
 
@@ -160,22 +161,28 @@ def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_o
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     records = [record("big", "cuda", 1.00), record("off", "mlx_gpu", 0.50), record("small", "cuda", 0.05),
-               record("dim=1", "cuda", 0.03, family="Floor"),
+               record("spread", "cuda", 1.00), record("dim=1", "cuda", 0.03, family="Floor"),
                {"family": "Sort", "case": "s", "backend": "mlx_gpu", "precision": "strict", "error": "known failure"}]
     records[0]["first_ms"] = 1.02  # asv's window: 1.04 over it is within 5 %
+    records[1]["levels_ms"] = (0.45, 0.55)  # asv's 0.40 is below every process's level
+    records[3]["levels_ms"] = (0.80, 1.20)  # asv's 0.85 is where one of the processes was
     figures = {("MatMul", "big", "cuda", "strict"): 1.04, ("MatMul", "off", "mlx_gpu", "strict"): 0.40,
-               ("MatMul", "small", "cuda", "strict"): 0.10}
+               ("MatMul", "small", "cuda", "strict"): 0.10, ("MatMul", "spread", "cuda", "strict"): 0.85}
     text = fidelity.report(records, figures, "title")
     lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "/" in line}
     assert "1.040" in lines["MatMul / big"] and "| ok" in lines["MatMul / big"]
-    assert "0.800" in lines["MatMul / off"] and "OFF" in lines["MatMul / off"]
+    assert "0.800" in lines["MatMul / off"] and "0.450-0.550" in lines["MatMul / off"]
+    assert "OFF" in lines["MatMul / off"] and "inside" not in lines["MatMul / off"]
+    assert "0.850" in lines["MatMul / spread"] and "OFF, inside the processes' levels" in lines["MatMul / spread"]
     assert "2.000" in lines["MatMul / small"] and "OFF" not in lines["MatMul / small"], "below 0.2 ms: not judged"
     assert "known failure" in lines["Sort / s"]
-    assert "1 of 2 cases of 0.2 ms or more within 5%; furthest asv/events 0.800" in text
+    assert ("1 of 3 cases of 0.2 ms or more within 5%; furthest asv/events 0.800; of the 2 off, inside the span "
+            "of the event processes' own levels: 1; highest process level over lowest, median over the judged cases: "
+            "x1.361") in text
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
-    # big: 1.04 over 1.02 (within); off: 0.40 over 0.60 (off)
-    assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 2 within 5%" in text
+    # big: 1.04 over 1.02 (within); off: 0.40 over 0.60, spread: 0.85 over 1.2 (off)
+    assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 3 within 5%" in text
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")
