@@ -14,8 +14,8 @@ benchmarks/known_failures.py are not run.
 The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures, of
 those cases and the floor; --all measures the faster cases too. Beside each pooled figure it prints
 the lowest and highest of its processes' own medians, and a case off by no more than they differ says
-so: that is the process, not the timer (the host clock on the same calls is the timer's check). Each process says on stderr what it
-measured, as it ends.
+so: that is the process, not the timer (the host clock on the same calls is the timer's check). Each
+process says on stderr what it measured, as it ends.
 """
 
 import argparse
