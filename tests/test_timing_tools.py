@@ -5,11 +5,13 @@ import inspect
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 
 import pytest
+from asv.results import Results
 
 from benchmarks.bench_activations import ReLU
 from benchmarks.bench_linalg import MatMul
@@ -17,7 +19,7 @@ from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
-from tests_support import cells_of, project_copy, write_fake_results
+from tests_support import _Run, cells_of, project_copy, write_fake_results
 from tools import fidelity, processes, stability
 from tools.forked import forked
 
@@ -212,10 +214,10 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
 
 
 def test_stability_shows_a_shift_that_a_modules_cases_shared():
-    ratios = [("bench_activations.ReLU.time_latency('a', 'cuda')", "cuda", "under 0.2 ms", 0.90),
-              ("bench_activations.GELU.time_latency('b', 'cuda')", "cuda", "under 0.2 ms", 0.95),
-              ("bench_activations.SiLU.time_latency('c', 'cuda')", "cuda", "0.2-1 ms", 1.01),
-              ("bench_linalg.MatMul.time_latency('d', 'cuda', 'strict')", "cuda", "1-10 ms", 1.05)]
+    ratios = [("bench_activations.ReLU.time_latency('a', 'cuda')", "cuda", "under 0.2 ms", 0.90, None),
+              ("bench_activations.GELU.time_latency('b', 'cuda')", "cuda", "under 0.2 ms", 0.95, None),
+              ("bench_activations.SiLU.time_latency('c', 'cuda')", "cuda", "0.2-1 ms", 1.01, None),
+              ("bench_linalg.MatMul.time_latency('d', 'cuda', 'strict')", "cuda", "1-10 ms", 1.05, None)]
     rows = {tuple(cells_of(line)[:2]): cells_of(line)[2:] for line in stability.by_module(ratios).splitlines()[2:]}
     assert rows == {("bench_activations", "cuda"): ["3", "0.950", "2", "0"], ("bench_linalg", "cuda"): ["1", "1.050", "0", "1"]}
 
@@ -264,3 +266,33 @@ def test_profile_case_takes_a_positive_number_of_calls():
     run = subprocess.run([sys.executable, "-m", "tools.profile_case", "ReLU / dim=128x16x1024", "--calls", "0"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "'0' is no number of calls: give one above 0" in run.stderr
+
+
+def gpu_run(levels_by_case):
+    """A result of ReLU's latency on cuda whose samples are those of `make bench`'s GPU processes:
+    per case, each process's level (seconds) repeated PROCESS_SAMPLES times, in run order; a case given
+    as a plain list is a slow one, its samples as they are."""
+    result = Results({"machine": "box"}, {}, "0" * 40, 0, "3.11", "existing-fake", {})
+    benchmark = {"name": "bench_activations.ReLU.time_latency", "version": "1",
+                 "params": [[repr(case) for case in levels_by_case], ["'cuda'"]]}
+    samples = [levels if isinstance(levels, list) else [level for level in levels for _ in range(stability.PROCESS_SAMPLES)]
+               for levels in levels_by_case.values()]
+    run = _Run([statistics.median(s) for s in samples])
+    run.samples, run.number = samples, [1] * len(samples)
+    result.add_result(benchmark, run, record_samples=True)
+    return result
+
+
+def test_stability_splits_a_gpu_figure_into_its_processes_and_tells_their_spread_from_a_shift():
+    assert common.OpBenchmark.gpu_rounds == 3
+    before = gpu_run({"noisy": (10e-6, 12e-6, 11e-6), "shifted": (10e-6, 10e-6, 10.1e-6), "slow": [0.5e-3, 0.6e-3]})
+    after = gpu_run({"noisy": (12e-6, 13e-6, 12.5e-6), "shifted": (12e-6, 12e-6, 12.1e-6), "slow": [0.5e-3, 0.6e-3]})
+    ratios = {name.split("'")[1]: (r, levels) for name, _, _, r, levels in stability.changes(before, after)}
+    assert ratios["noisy"][0] == pytest.approx(12.5 / 11) and ratios["noisy"][1] == (
+        pytest.approx([10e-6, 12e-6, 11e-6]), pytest.approx([12e-6, 13e-6, 12.5e-6])), "the medians of 25 samples each"
+    assert ratios["slow"][1] is None, "a slow case's processes take fewer samples: not split"
+    table = stability.by_process(list(stability.changes(before, after)), 1.1)
+    rows = [cells_of(line) for line in table.splitlines()[2:]]
+    # noisy moved x1.136, less than its first run's processes differ (x1.2); shifted moved x1.2, all of
+    # its processes with it (x1.01 apart)
+    assert rows == [["cuda", "under 0.2 ms", "2", "x1.047", "2", "1"]]

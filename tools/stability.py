@@ -1,6 +1,9 @@
 """Do two runs of the suite agree? asv's own comparison (`asv compare`'s table) between two asv
 results folders of one machine and release, then the median and the largest change, and where the
-changes lie: per backend and band of the first run's time, and per module and backend.
+changes lie: per backend and band of the first run's time, and per module and backend. Where a
+figure's samples are those of `make bench`'s GPU processes (`gpu_rounds` asv runs, one process each),
+their medians per process too: how far one run's processes differ, and how many of the figures that
+moved beyond the factor moved no more than that.
 
     python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
 
@@ -23,6 +26,7 @@ from tabulate import tabulate
 from asv.commands.compare import Compare
 from asv.config import Config
 
+from benchmarks.common import OpBenchmark
 from tools.speedup_table import RESULTS, TableError, emit, load_results, pick_result
 from tools.timeline import ROOT
 
@@ -39,10 +43,31 @@ def resultset(result):
 def figures(result, key):
     """{parameter values: figure} of one benchmark. float32 goes unnamed: results written before the
     dtype parameter have none, and their figures are float32 ones."""
+    return by_combo(result, key, result.get_result_value)
+
+
+def by_combo(result, key, read):
+    """{parameter values, float32 unnamed: what `read(key, params)` lists} of one benchmark."""
     params = result.get_result_params(key)
     combos = itertools.product(*params) if params else [()]
-    return {tuple(value for value in combo if value != "'float32'"): figure
-            for combo, figure in zip(combos, result.get_result_value(key, params))}
+    return {tuple(value for value in combo if value != "'float32'"): item for combo, item in zip(combos, read(key, params))}
+
+
+# A GPU figure of `make bench` pools the samples of gpu_rounds asv runs, one process each, which asv
+# appends in run order; a process that took asv's most samples fills a block of this many.
+PROCESS_SAMPLES = OpBenchmark.repeat[1]
+
+
+def process_levels(result, key):
+    """{parameter values: [each process's median]} of the figures whose samples are gpu_rounds full
+    processes' (fast GPU cases: a slower case's processes take fewer samples, and where one ends is
+    not recorded)."""
+    levels = {}
+    for combo, samples in by_combo(result, key, result.get_result_samples).items():
+        if samples and len(samples) == OpBenchmark.gpu_rounds * PROCESS_SAMPLES:
+            levels[combo] = [statistics.median(samples[i:i + PROCESS_SAMPLES])
+                             for i in range(0, len(samples), PROCESS_SAMPLES)]
+    return levels
 
 
 # Bands of a call's time (seconds): launch and synchronisation dominate the first, where two processes
@@ -52,17 +77,19 @@ TIME_BANDS = ((2e-4, "under 0.2 ms"), (1e-3, "0.2-1 ms"), (1e-2, "1-10 ms"), (1e
 
 
 def changes(before, after):
-    """[(benchmark and parameters, backend, band of the first run's figure, after / before)] for every
-    figure measured in both runs."""
+    """[(benchmark and parameters, backend, band of the first run's figure, after / before, the two
+    runs' process levels or None)] for every figure measured in both runs."""
     ratios = []
     for key in sorted(set(before.get_all_result_keys()) & set(after.get_all_result_keys())):
         old, new = figures(before, key), figures(after, key)
+        old_levels, new_levels = process_levels(before, key), process_levels(after, key)
         for combo in (combo for combo in old if combo in new):
             a, b = old[combo], new[combo]
             if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
                 backend = combo[1].strip("'") if len(combo) > 1 else "-"
                 band = next(name for limit, name in TIME_BANDS if a < limit) if ".time_" in key else "memory"
-                ratios.append((f"{key}({', '.join(combo)})", backend, band, b / a))
+                levels = (old_levels[combo], new_levels[combo]) if combo in old_levels and combo in new_levels else None
+                ratios.append((f"{key}({', '.join(combo)})", backend, band, b / a, levels))
     return ratios
 
 
@@ -70,11 +97,37 @@ def median_change(ratios):
     return math.exp(statistics.median(abs(math.log(r)) for r in ratios)) - 1
 
 
+def spread(levels):
+    """Highest process level over lowest, within one run."""
+    return max(levels) / min(levels)
+
+
+def by_process(ratios, factor):
+    """A table: per backend and band, of the figures whose samples split into their processes, the
+    median spread between one run's processes, and of those beyond `factor`, how many moved no more
+    than the processes within either run differ: run to run, what changed is which processes the
+    figure got, not the machine."""
+    order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
+    groups = {}
+    for _, backend, band, r, levels in ratios:
+        if levels and all(min(run) > 0 for run in levels):
+            groups.setdefault((backend, band), []).append((r, levels))
+    rows = []
+    for (backend, band), figures_ in sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], 99))):
+        beyond = [(r, levels) for r, levels in figures_ if max(r, 1 / r) > factor]
+        rows.append((backend, band, len(figures_),
+                     f"x{statistics.median(spread(run) for _, levels in figures_ for run in levels):.3f}", len(beyond),
+                     sum(max(r, 1 / r) <= max(map(spread, levels)) for r, levels in beyond)))
+    return tabulate(rows, headers=("backend", "first run's time", f"figures of {OpBenchmark.gpu_rounds} processes",
+                                   "spread between processes", f"beyond x{factor}", "of those, within the spread"),
+                    tablefmt="github", disable_numparse=True)
+
+
 def breakdown(ratios, factor):
     """A table: per backend and band, the figures, their median change and how many moved beyond `factor`."""
     order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
     groups = {}
-    for _, backend, band, r in ratios:
+    for _, backend, band, r, _ in ratios:
         groups.setdefault((backend, band), []).append(r)
     rows = [(backend, band, len(rs), f"{median_change(rs):.1%}", sum(max(r, 1 / r) > factor for r in rs))
             for (backend, band), rs in sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], 99)))]
@@ -90,7 +143,7 @@ def by_module(ratios):
     by more than LEAN. `make bench` runs each module in asv runs of its own; a median away from 1 with
     most figures one way is a shift the module's processes shared, not one case's noise."""
     groups = {}
-    for name, backend, _, r in ratios:
+    for name, backend, _, r, _ in ratios:
         groups.setdefault((name.split(".")[0], backend), []).append(r)
     rows = [(module, backend, len(rs), f"{statistics.median(rs):.3f}", sum(r < 1 - LEAN for r in rs),
              sum(r > 1 + LEAN for r in rs)) for (module, backend), rs in sorted(groups.items())]
@@ -101,11 +154,13 @@ def by_module(ratios):
 def summary(ratios, factor):
     if not ratios:
         raise TableError("the two runs have no figure in common")
-    beyond = [(name, r) for name, _, _, r in ratios if max(r, 1 / r) > factor]
-    worst_name, _, _, worst = max(ratios, key=lambda item: abs(math.log(item[3])))
-    lines = [f"{len(ratios)} figures in both runs; median change {median_change([r for *_, r in ratios]):.1%}; "
+    beyond = [(name, r) for name, _, _, r, _ in ratios if max(r, 1 / r) > factor]
+    worst_name, _, _, worst, _ = max(ratios, key=lambda item: abs(math.log(item[3])))
+    lines = [f"{len(ratios)} figures in both runs; median change {median_change([item[3] for item in ratios]):.1%}; "
              f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}", "", breakdown(ratios, factor), "",
              by_module(ratios), ""]
+    if any(levels for *_, levels in ratios):
+        lines += [by_process(ratios, factor), ""]
     lines += [f"  {name}: x{r:.3f}" for name, r in sorted(beyond, key=lambda item: -abs(math.log(item[1])))]
     return "\n".join(lines) + "\n", not beyond
 
