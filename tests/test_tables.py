@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from conftest import ROOT
-from tools import speedup_table, timeline
-from tests_support import cells_of, reference_table_rows, write_fake_results
+from tools import compare as compare_tool, speedup_table, timeline
+from tests_support import cells_of, gpu_run, reference_table_rows, write_fake_results
 
 TABLE_ROWS = sum(len(family.cases) for family in speedup_table.table_families())  # the reference's 61 and more
 
@@ -255,6 +255,21 @@ def test_compare_two_releases_puts_the_largest_slowdown_first(tmp_path):
     assert rows[0] == ["Softmax / dim=1000000x64 axi=-1", "cpu", "45.99", "137.97", "3.00"]
     assert all(row[4] == "1.00" for row in rows[1:])
     assert len(rows) == 2 * 61  # mlx_cpu and cpu measured for every case
+
+
+def test_compare_gives_the_spread_of_each_sides_gpu_processes_where_their_samples_split():
+    before = gpu_run({"dim=128x16x1024": (10e-6, 12e-6, 11e-6), "dim=64x128x1024": [0.5e-3, 0.6e-3]})
+    after = gpu_run({"dim=128x16x1024": (12e-6, 12.5e-6, 13e-6), "dim=64x128x1024": [0.6e-3, 0.7e-3]})
+    rows = {r["row"]: r for r in compare_tool.compared_rows(before, after, "strict")}
+    small, slow = rows["ReLU / dim=128x16x1024"], rows["ReLU / dim=64x128x1024"]
+    assert small["ratio"] == pytest.approx(12.5 / 11) and small["spread"] == pytest.approx(1.2), "the larger side's"
+    assert slow["ratio"] == pytest.approx(0.65 / 0.55) and slow["spread"] is None, "a slow case's samples do not split"
+    text = compare_tool.render(list(rows.values()), ["a", "b"], "markdown")
+    cells = {cells_of(line)[0]: cells_of(line) for line in text.splitlines()[2:]}
+    assert text.splitlines()[0].rstrip("| ").endswith("processes' spread")
+    assert cells["ReLU / dim=128x16x1024"][-2:] == ["1.14", "1.20"] and cells["ReLU / dim=64x128x1024"][-2:] == ["1.18", ""]
+    without = compare_tool.render([{**r, "spread": None} for r in rows.values()], ["a", "b"], "markdown")
+    assert "spread" not in without, "no GPU processes' samples: no column"
 
 
 def test_compare_two_machines_and_its_bad_input(tmp_path):

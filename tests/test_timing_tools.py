@@ -5,13 +5,11 @@ import inspect
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 
 import pytest
-from asv.results import Results
 
 from benchmarks.bench_activations import ReLU
 from benchmarks.bench_linalg import MatMul
@@ -19,7 +17,7 @@ from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
-from tests_support import _Run, cells_of, project_copy, write_fake_results
+from tests_support import cells_of, gpu_run, project_copy, write_fake_results
 from tools import fidelity, processes, stability
 from tools.forked import forked
 
@@ -266,21 +264,6 @@ def test_profile_case_takes_a_positive_number_of_calls():
     run = subprocess.run([sys.executable, "-m", "tools.profile_case", "ReLU / dim=128x16x1024", "--calls", "0"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "'0' is no number of calls: give one above 0" in run.stderr
-
-
-def gpu_run(levels_by_case):
-    """A result of ReLU's latency on cuda whose samples are those of `make bench`'s GPU processes:
-    per case, each process's level (seconds) repeated PROCESS_SAMPLES times, in run order; a case given
-    as a plain list is a slow one, its samples as they are."""
-    result = Results({"machine": "box"}, {}, "0" * 40, 0, "3.11", "existing-fake", {})
-    benchmark = {"name": "bench_activations.ReLU.time_latency", "version": "1",
-                 "params": [[repr(case) for case in levels_by_case], ["'cuda'"]]}
-    samples = [levels if isinstance(levels, list) else [level for level in levels for _ in range(stability.PROCESS_SAMPLES)]
-               for levels in levels_by_case.values()]
-    run = _Run([statistics.median(s) for s in samples])
-    run.samples, run.number = samples, [1] * len(samples)
-    result.add_result(benchmark, run, record_samples=True)
-    return result
 
 
 def test_stability_splits_a_gpu_figure_into_its_processes_and_tells_their_spread_from_a_shift():

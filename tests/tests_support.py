@@ -5,6 +5,7 @@ tools that must not touch its results."""
 import itertools
 import math
 import shutil
+import statistics
 import textwrap
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from asv.machine import Machine
 from asv.results import Results
 from asv import util as asv_util
 
-from benchmarks.common import BACK_TO_BACK, Case, op_families
+from benchmarks.common import BACK_TO_BACK, Case, OpBenchmark, op_families
 from conftest import ROOT
 from tools import speedup_table, timeline
 
@@ -144,3 +145,18 @@ def project_copy(tmp_path, modules, cpu_as_gpu=False):
         with open(project / "benchmarks" / "common.py", "a") as common:
             common.write('\nGPU_BACKENDS = (*GPU_BACKENDS, "cpu")\n')
     return project
+
+
+def gpu_run(levels_by_case):
+    """A result of ReLU's latency on cuda whose samples are those of `make bench`'s GPU processes: per
+    case, each process's level (seconds) repeated as many times as asv takes samples in a process, in
+    run order; a case given as a plain list is a slow one, its samples as they are."""
+    result = Results({"machine": "box"}, {}, "0" * 40, 0, "3.11", "existing-fake", {})
+    benchmark = {"name": "bench_activations.ReLU.time_latency", "version": "1",
+                 "params": [[repr(case) for case in levels_by_case], ["'cuda'"]]}
+    samples = [levels if isinstance(levels, list) else [level for level in levels for _ in range(OpBenchmark.repeat[1])]
+               for levels in levels_by_case.values()]
+    run = _Run([statistics.median(s) for s in samples])
+    run.samples, run.number = samples, [1] * len(samples)
+    result.add_result(benchmark, run, record_samples=True)
+    return result

@@ -3,7 +3,10 @@
     python -m tools.compare --machine NAME --releases 0.31.0 0.32.4   # what got slower in 0.32.4
     python -m tools.compare --machines mac-m1 h100 [--release 0.32.4] # one release on two machines
 
-`ratio` is after / before, as in `asv compare`: above 1 the second one is slower.
+`ratio` is after / before, as in `asv compare`: above 1 the second one is slower. Where both sides'
+figures pool `make bench`'s GPU processes (one per asv run, `gpu_rounds` runs), `processes' spread`
+is how far one run's processes differ (the highest over the lowest, the larger of the two sides): a
+ratio within it is what running the same release again moves a figure by, on that machine.
 """
 
 import argparse
@@ -14,20 +17,25 @@ from tabulate import tabulate
 from benchmarks.common import DTYPES, PRECISIONS
 from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, emit, load_results,
                                  pick_result, table_families)
+from tools.stability import levels_of, spread
 
 
 def compared_rows(before, after, precision, dtype="float32"):
     rows = []
     for family in table_families():
         old, new = (cell_values(result, family, precision, dtype=dtype) for result in (before, after))
+        old_samples, new_samples = (cell_values(result, family, precision, dtype=dtype, samples=True)
+                                    for result in (before, after))
         for (label, backend) in old.keys() | new.keys():
             a, b = _num(old.get((label, backend))), _num(new.get((label, backend)))
             if not (_measured(a) or _measured(b)):
                 continue
             ratio = b / a if _measured(a) and _measured(b) else None
+            levels = [levels_of(samples.get((label, backend))) for samples in (old_samples, new_samples)]
+            spreads = [spread(run) for run in levels if run]
             rows.append({"row": f"{family.__name__} / {label}", "backend": backend,
                          "before": old.get((label, backend), "not run"), "after": new.get((label, backend), "not run"),
-                         "ratio": ratio})
+                         "ratio": ratio, "spread": max(spreads) if len(spreads) == 2 and all(spreads) else None})
     return sorted(rows, key=lambda r: (r["ratio"] is None, -(r["ratio"] or 0), r["row"], r["backend"]))
 
 
@@ -35,10 +43,14 @@ def render(rows, names, fmt):
     table = [[r["row"], r["backend"], _format_ms(r["before"]), _format_ms(r["after"]),
               "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"] for r in rows]
     head = ["Operation", "backend", f"{names[0]} ms", f"{names[1]} ms", "ratio (after/before)"]
+    if any(r["spread"] for r in rows):  # only figures of make bench's GPU processes have one
+        head.append("processes' spread")
+        for cells, r in zip(table, rows):
+            cells.append(f"{r['spread']:.2f}" if r["spread"] else "")
     if fmt == "csv":
         return tabulate(table, head, tablefmt="tsv").replace("\t", ",") + "\n"
     return tabulate(table, head, tablefmt="github", disable_numparse=True,
-                    colalign=("left", "left", "right", "right", "right")) + "\n"
+                    colalign=("left", "left", "right", "right", "right", "right")[:len(head)]) + "\n"
 
 
 def main(argv=None):

@@ -155,8 +155,9 @@ def failure_reasons(log_path):
     return reasons
 
 
-def cell_values(result, family, precision="strict", metric="latency", dtype="float32"):
+def cell_values(result, family, precision="strict", metric="latency", dtype="float32", samples=False):
     """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
+    With `samples`, asv's samples of each cell instead (None where it kept none).
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
     Backends without TF32 on any machine (CPUs, mps) give their strict (float32) values in `tf32`.
@@ -169,12 +170,14 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
         return {}
     params = result.get_result_params(key)
     cells = {}
-    for combo, value in zip(itertools.product(*params), result.get_result_value(key, params)):
+    read = result.get_result_samples if samples else result.get_result_value
+    for combo, value in zip(itertools.product(*params), read(key, params)):
         case, backend, *rest = (value_repr.strip("'") for value_repr in combo)
         given_precision, given_dtype = modes_of(rest)
         wanted = "strict" if backend in WITHOUT_TF32 else precision
         if given_precision in (None, wanted) and given_dtype == dtype:
-            cells[(case, backend)] = value / BACK_TO_BACK if metric == "throughput" and _measured(value) else value
+            per_call = metric == "throughput" and not samples and _measured(value)
+            cells[(case, backend)] = value / BACK_TO_BACK if per_call else value
     return cells
 
 

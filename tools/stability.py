@@ -58,16 +58,18 @@ def by_combo(result, key, read):
 PROCESS_SAMPLES = OpBenchmark.repeat[1]
 
 
+def levels_of(samples):
+    """Each process's median where `samples` are gpu_rounds full processes' (fast GPU cases: a slower
+    case's processes take fewer samples, and where one ends is not recorded), else None."""
+    if samples and len(samples) == OpBenchmark.gpu_rounds * PROCESS_SAMPLES:
+        return [statistics.median(samples[i:i + PROCESS_SAMPLES]) for i in range(0, len(samples), PROCESS_SAMPLES)]
+    return None
+
+
 def process_levels(result, key):
-    """{parameter values: [each process's median]} of the figures whose samples are gpu_rounds full
-    processes' (fast GPU cases: a slower case's processes take fewer samples, and where one ends is
-    not recorded)."""
-    levels = {}
-    for combo, samples in by_combo(result, key, result.get_result_samples).items():
-        if samples and len(samples) == OpBenchmark.gpu_rounds * PROCESS_SAMPLES:
-            levels[combo] = [statistics.median(samples[i:i + PROCESS_SAMPLES])
-                             for i in range(0, len(samples), PROCESS_SAMPLES)]
-    return levels
+    """{parameter values: [each process's median]} of the figures `levels_of` splits."""
+    levels = {combo: levels_of(samples) for combo, samples in by_combo(result, key, result.get_result_samples).items()}
+    return {combo: split for combo, split in levels.items() if split}
 
 
 # Bands of a call's time (seconds): launch and synchronisation dominate the first, where two processes
@@ -98,8 +100,8 @@ def median_change(ratios):
 
 
 def spread(levels):
-    """Highest process level over lowest, within one run."""
-    return max(levels) / min(levels)
+    """Highest process level over lowest, within one run (None if one is not positive)."""
+    return max(levels) / min(levels) if min(levels) > 0 else None
 
 
 def by_process(ratios, factor):
@@ -110,7 +112,7 @@ def by_process(ratios, factor):
     order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
     groups = {}
     for _, backend, band, r, levels in ratios:
-        if levels and all(min(run) > 0 for run in levels):
+        if levels and all(map(spread, levels)):
             groups.setdefault((backend, band), []).append((r, levels))
     rows = []
     for (backend, band), figures_ in sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], 99))):
