@@ -34,6 +34,7 @@ from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from tools.forked import forked
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
                                  pick_result)
+from tools.stability import spread
 
 GOAL = 0.05  # asv/events may differ by this much
 MIN_MS = 0.2  # for cases that take at least this long
@@ -226,8 +227,8 @@ def report(records, figures, title):
             ok = abs(ratio - 1) <= GOAL
             within += ok
             levels = r.get("levels_ms")
-            if levels and levels[0] > 0:
-                spans.append(levels[1] / levels[0])
+            if levels and spread(levels):
+                spans.append(spread(levels))
             verdict = "ok" if ok else "OFF"
             if not ok and levels and inside_levels(asv_ms, levels):
                 off_inside += 1
@@ -239,7 +240,8 @@ def report(records, figures, title):
                 first_within += abs(asv_ms / r["first_ms"] - 1) <= GOAL
         levels = r.get("levels_ms")
         rows.append([f"{r['family']} / {r['case']}", r["backend"], r["precision"], _ms(asv_ms), _ms(events_ms),
-                     f"{_ms(levels[0])}-{_ms(levels[1])}" if levels else "n/a", _ms(r.get("first_ms")), _ms(r.get("host_ms")), "n/a" if ratio is None else f"{ratio:.3f}", verdict or r.get("error", "")])
+                     f"{_ms(levels[0])}-{_ms(levels[1])}" if levels else "n/a", _ms(r.get("first_ms")),
+                     _ms(r.get("host_ms")), "n/a" if ratio is None else f"{ratio:.3f}", verdict or r.get("error", "")])
     head = ["Operation", "backend", "precision", "asv ms", "events ms", "events per process ms",
             f"events, first {ASV_SAMPLES} ms", "host ms",
             "asv/events", "within 5 %"]

@@ -26,6 +26,7 @@ from tabulate import tabulate
 from benchmarks.common import BACKEND_NAMES, PRECISIONS, usable_backend
 from tools.forked import forked
 from tools.speedup_table import TableError, find_row
+from tools.stability import spread
 
 WINDOWS_S = (0.1, 0.3, 0.6, 1.0, 2.0, 5.0)  # ends of the windows of time after the warm-up
 
@@ -82,7 +83,7 @@ def report(row, backend, precision, processes):
                      disable_numparse=True)
     medians = [median_us(calls) for calls in processes]
     return (f"**{row} on {backend} ({precision}): microseconds per call, per process**\n\n{table}\n\n"
-            f"slowest process over fastest: {max(medians) / min(medians):.3f}\n")
+            f"slowest process over fastest: {spread(medians):.3f}\n")
 
 
 def affinity(text):

@@ -104,18 +104,25 @@ def spread(levels):
     return max(levels) / min(levels) if min(levels) > 0 else None
 
 
+def by_backend_and_band(items):
+    """[((backend, band), [item, ...])] from (backend, band, item) triples, by backend, then band in
+    TIME_BANDS' order."""
+    order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
+    groups = {}
+    for backend, band, item in items:
+        groups.setdefault((backend, band), []).append(item)
+    return sorted(groups.items(), key=lambda group: (group[0][0], order.get(group[0][1], 99)))
+
+
 def by_process(ratios, factor):
     """A table: per backend and band, of the figures whose samples split into their processes, the
     median spread between one run's processes, and of those beyond `factor`, how many moved no more
     than the processes within either run differ: run to run, what changed is which processes the
     figure got, not the machine."""
-    order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
-    groups = {}
-    for _, backend, band, r, levels in ratios:
-        if levels and all(map(spread, levels)):
-            groups.setdefault((backend, band), []).append((r, levels))
+    split = [(backend, band, (r, levels)) for _, backend, band, r, levels in ratios
+             if levels and all(map(spread, levels))]
     rows = []
-    for (backend, band), figures_ in sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], 99))):
+    for (backend, band), figures_ in by_backend_and_band(split):
         beyond = [(r, levels) for r, levels in figures_ if max(r, 1 / r) > factor]
         rows.append((backend, band, len(figures_),
                      f"x{statistics.median(spread(run) for _, levels in figures_ for run in levels):.3f}", len(beyond),
@@ -127,12 +134,8 @@ def by_process(ratios, factor):
 
 def breakdown(ratios, factor):
     """A table: per backend and band, the figures, their median change and how many moved beyond `factor`."""
-    order = {name: i for i, (_, name) in enumerate(TIME_BANDS)}
-    groups = {}
-    for _, backend, band, r, _ in ratios:
-        groups.setdefault((backend, band), []).append(r)
     rows = [(backend, band, len(rs), f"{median_change(rs):.1%}", sum(max(r, 1 / r) > factor for r in rs))
-            for (backend, band), rs in sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], 99)))]
+            for (backend, band), rs in by_backend_and_band((backend, band, r) for _, backend, band, r, _ in ratios)]
     return tabulate(rows, headers=("backend", "first run's time", "figures", "median change", f"beyond x{factor}"),
                     tablefmt="github")
 
