@@ -64,6 +64,44 @@ def lacking_dtype(family, backend, dtype):
                 None)
 
 
+@dataclasses.dataclass(frozen=True)
+class LooserRounding:
+    """An upstream op that rounds more in a half dtype than its family allows (`OpBenchmark.epsilons`):
+    its results stay within `epsilons` of the dtype's epsilon of float64, where the family's own bound
+    fails some case. The tests hold that backend (and comparisons with it) to this bound instead, and
+    fail once no case needs it; the timings are untouched: the op reads and writes the same bytes."""
+    family: str
+    backend: str
+    gpu: str
+    mlx_versions: tuple
+    dtype: str
+    epsilons: float
+    reason: str
+    seen: str  # date, device and the largest error seen, in epsilons
+
+
+_HALF_SUMS = ("MLX's CUDA reductions accumulate a float16 or bfloat16 sum in the dtype itself "
+              "(ReduceResult<Sum, T> is T in mlx/backend/cuda/reduce/reduce_ops.cuh); torch and the CPU "
+              "backends accumulate in float32")
+LOOSER_ROUNDING = (
+    LooserRounding("Sum", "mlx_gpu", "cuda", ("0.32.4",), "float16", 4, _HALF_SUMS,
+                   "2026-11-29, NVIDIA H200: 2.1 epsilons (dim=1x32x32x32 axi=2)"),
+    LooserRounding("SumAll", "mlx_gpu", "cuda", ("0.32.4",), "float16", 32, _HALF_SUMS,
+                   "2026-11-29, NVIDIA H200: 25.5 epsilons (dim=128x3906)"),
+    LooserRounding("SumAll", "mlx_gpu", "cuda", ("0.32.4",), "bfloat16", 4, _HALF_SUMS,
+                   "2026-11-29, NVIDIA H200: 2.7 epsilons (dim=16x32x32x32)"),
+)
+
+
+def looser_rounding(family, backend, mlx_version, gpu, dtype):
+    """The LOOSER_ROUNDING entry for this family on this backend (mlx_gpu's hold for mlx_gpu_compile),
+    MLX release, GPU platform and dtype, or None."""
+    backend = backend.removesuffix("_compile")
+    return next((entry for entry in LOOSER_ROUNDING
+                 if (entry.family, entry.backend, entry.gpu, entry.dtype) == (family, backend, gpu, dtype)
+                 and mlx_version in entry.mlx_versions), None)
+
+
 def mlx_gpu_platform():
     mx = importlib.import_module("mlx.core")
     return "cuda" if mx.cuda.is_available() else "metal"
