@@ -315,15 +315,26 @@ def asv_selection(run_args, names):
     return {name for name in names if asv_selected(run_args, name, [["dim=1"], ["cpu"]])}
 
 
-def test_main_job_runs_module_by_module_unless_the_user_selects():
-    from tools.bench import runs
+def test_main_job_runs_module_by_module_a_selection_too_and_starts_asv_only_where_it_selects():
+    from tools.bench import discovered_benchmarks, runs, selects_any
     modules = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    names = ["bench_activations.ReLU.time_latency", "bench_activations.Softmax.time_latency",
+             "bench_floor.Floor.time_latency", "bench_reductions.Sort.time_latency", "bench_reductions.Sum.time_latency"]
     assert [part for part, _ in runs(["--quick"])] == [f"-{m}" for m in modules]
     assert all(args[2:] == ["--quick"] for _, args in runs(["--quick"]))
-    first = asv_selection(runs(["--quick"])[0][1], ["bench_activations.ReLU.time_latency", "bench_floor.Floor.time_latency"])
-    assert first == {"bench_activations.ReLU.time_latency"}
-    for own in (["--bench", "Softmax"], ["-b", "Sort"], ["--bench=Sum"]):
-        assert len(runs(own)) == 1 and runs(own)[0][0] == ""
+    first = asv_selection(runs(["--quick"])[0][1], names)
+    assert first == {"bench_activations.ReLU.time_latency", "bench_activations.Softmax.time_latency"}
+    benchmarks = discovered_benchmarks()
+    assert {benchmark["name"] for benchmark in benchmarks} >= set(names)
+    for own, selected in ((["--bench", "Softmax"], {"-bench_activations": {"bench_activations.Softmax.time_latency"}}),
+                          (["-b", "So", "--quick"], {"-bench_activations": {"bench_activations.Softmax.time_latency"},
+                                                     "-bench_reductions": {"bench_reductions.Sort.time_latency"}})):
+        module_runs = dict(runs(own))
+        assert list(module_runs) == [f"-{m}" for m in modules], "a run cut short costs one module"
+        assert {part: asv_selection(args, names) for part, args in module_runs.items()
+                if asv_selection(args, names)} == selected
+        assert [part for part, args in module_runs.items() if selects_any(args, benchmarks)] == list(selected)
+    assert all(selects_any(args, None) for _, args in runs(["-b", "Softmax"])), "no listing: asv's run decides"
 
 
 def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their_samples():
@@ -345,7 +356,7 @@ def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
     run = bench("--machine", "box", "--bench", r"Floor\.time_latency", backends="cpu", home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
     logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
-    assert logs == [f"{importlib.metadata.version('mlx')}-gpu-round{n}.log" for n in (1, 2, 3)]
+    assert logs == [f"{importlib.metadata.version('mlx')}-bench_floor-gpu-round{n}.log" for n in (1, 2, 3)]
     result, = asv_results.iter_results_for_machine(str(project / "results"), "box")
     name = "bench_floor.Floor.time_latency"
     params = result.get_result_params(name)
@@ -359,9 +370,11 @@ SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.ti
                "bench_activations.ReLU.track_peak_memory", "bench_reductions.Sort.time_latency",
                "bench_reductions.Sort.track_peak_memory"]
 @pytest.mark.parametrize("user_args, without, with_memory", [
-    ([], {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput"},
+    ([], {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
+          "bench_reductions.Sort.time_latency"},
      {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
-      "bench_activations.ReLU.track_peak_memory"}),
+      "bench_activations.ReLU.track_peak_memory", "bench_reductions.Sort.time_latency",
+      "bench_reductions.Sort.track_peak_memory"}),
     (["--bench", "ReLU"], {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput"},
      {"bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
       "bench_activations.ReLU.track_peak_memory"}),
@@ -374,9 +387,9 @@ SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.ti
 ])
 def test_main_job_selection_leaves_memory_out_unless_asked(user_args, without, with_memory):
     from tools.bench import runs
-    # The first run of the suite (bench_activations) where it goes module by module; the user's one run otherwise.
-    assert asv_selection(runs(user_args)[0][1], SUITE_NAMES) == without
-    assert asv_selection(runs(user_args, memory=True)[0][1], SUITE_NAMES) == with_memory
+    # All the module runs together.
+    assert set().union(*(asv_selection(args, SUITE_NAMES) for _, args in runs(user_args))) == without
+    assert set().union(*(asv_selection(args, SUITE_NAMES) for _, args in runs(user_args, memory=True))) == with_memory
 
 
 ALL_BACKENDS = ("mlx_gpu", "mlx_cpu", "cpu", "mps", "cuda", "mlx_gpu_compile")
@@ -398,8 +411,8 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     attention = [["dim=8x12x512x64"], ALL_BACKENDS, ["strict", "tf32"], ["float32", "float16", "bfloat16"]]
     selected = asv_selected(run_args["-bench_attention"], "bench_attention.CausalAttention.time_latency", attention)
     assert {combination[1:] for combination in selected} == expected
-    own = runs(["--bench", "Attention"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes))
-    assert asv_selected(own[0][1], "bench_attention.CausalAttention.time_latency", attention) == selected
+    own = dict(runs(["--bench", "Attention"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
+    assert asv_selected(own["-bench_attention"], "bench_attention.CausalAttention.time_latency", attention) == selected
     floor = [["dim=1"], ALL_BACKENDS]  # a family of float32 alone, without precision: the backend comes last
     selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_latency", floor)
     assert {backend for _, backend in selected} == set(runnable)

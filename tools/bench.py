@@ -18,12 +18,15 @@ import contextlib
 import importlib.metadata
 import io
 import itertools
+import json
 import os
 import platform
 import re
 import socket
 import subprocess
 import sys
+import tempfile
+import types
 from pathlib import Path
 
 from asv.results import iter_results_for_machine_and_hash
@@ -99,37 +102,71 @@ MEMORY_BENCHMARK = "track_peak_memory"
 _NOT_MEMORY = rf"^(?![^(]*\.{MEMORY_BENCHMARK}\()"
 
 
+MODULES = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
+
+
 def runs(asv_args, memory=False, combinations=""):
     """(log name suffix, asv run arguments) per asv run. asv saves a run's results only when it ends,
-    so the whole suite runs module by module: a run cut short (a lost device, a time limit) costs one
-    module. A selection of the user's own (--bench) is one run. Without `memory` every selection,
-    the user's too, leaves out the memory benchmark. `combinations` (see `runnable_combinations`)
-    joins every selection."""
+    so the suite runs module by module, a selection of the user's own (--bench) too: a run cut short
+    (a lost device, a time limit) costs one module. Without `memory` every selection, the user's too,
+    leaves out the memory benchmark. `combinations` (see `runnable_combinations`) joins every
+    selection. A module a selection leaves empty still has its run here (`selects_any` tells)."""
+    start = "^" if memory else _NOT_MEMORY
     if not any(_is_bench_option(arg) for arg in asv_args):
-        modules = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
-        start = "^" if memory else _NOT_MEMORY
-        return [(f"-{module}", ["--bench", f"{start}{module}\\.{combinations}", *asv_args]) for module in modules]
+        return [(f"-{module}", ["--bench", f"{start}{module}\\.{combinations}", *asv_args]) for module in MODULES]
+    return [(f"-{module}", _user_selection(asv_args, rf"^(?={module}\.){start}{combinations}"))
+            for module in MODULES]
+
+
+def _user_selection(asv_args, prefix):
+    """`asv_args` with each --bench pattern restricted by `prefix` (`_restricted`)."""
     args, after_option = [], False
     for arg in asv_args:
         if after_option:
-            arg = _restricted(arg, memory, combinations)
+            arg = _restricted(arg, prefix)
         elif arg.startswith("--bench="):
-            arg = "--bench=" + _restricted(arg[len("--bench="):], memory, combinations)
+            arg = "--bench=" + _restricted(arg[len("--bench="):], prefix)
         elif arg.startswith("-b") and arg != "-b":
-            arg = "-b" + _restricted(arg[2:], memory, combinations)
+            arg = "-b" + _restricted(arg[2:], prefix)
         after_option = arg in ("-b", "--bench")
         args.append(arg)
-    return [("", args)]
+    return args
+
+
+def discovered_benchmarks():
+    """The suite's benchmarks as asv lists them (asv_runner's own discovery, in a process of its own:
+    imported here, the modules would define every family a second time), or None if it fails (asv's
+    run then says why)."""
+    code = ("import sys; from asv_runner.discovery import list_benchmarks; "
+            "list_benchmarks(sys.argv[1], open(sys.argv[2], 'w'))")
+    with tempfile.TemporaryDirectory() as folder:
+        listing = Path(folder) / "benchmarks.json"
+        found = subprocess.run([sys.executable, "-c", code, str(ROOT / "benchmarks"), str(listing)], cwd=ROOT,
+                               capture_output=True, text=True)
+        if found.returncode != 0 or not listing.is_file():
+            return None
+        return json.loads(listing.read_text())
+
+
+def selects_any(run_args, benchmarks):
+    """Whether `asv run` with `run_args` selects a parameter combination of `benchmarks` (as
+    `discovered_benchmarks` lists them), by asv's own parser and filter; True if they are unknown."""
+    from asv.benchmarks import Benchmarks
+
+    if benchmarks is None:
+        return True
+    patterns = parsed_asv_run(run_args)[0].bench
+    return bool(Benchmarks(types.SimpleNamespace(benchmark_dir=str(ROOT / "benchmarks")), benchmarks, regex=patterns))
 
 
 def _is_bench_option(arg):
     return arg in ("-b", "--bench") or arg.startswith(("-b", "--bench="))
 
 
-def _restricted(pattern, memory, combinations):
-    """`pattern` as asv applies it (re.search over the name), less the memory benchmark unless
-    `memory`, and within `combinations`."""
-    return f"{'^' if memory else _NOT_MEMORY}{combinations}(?=.*?(?:{pattern}))"
+def _restricted(pattern, prefix):
+    """`pattern` as asv applies it (re.search over the name), where `prefix` (anchored at the start:
+    module, memory benchmark or not, combinations) also matches."""
+    return f"{prefix}(?=.*?(?:{pattern}))"
 
 
 def _any_of(values):
@@ -248,10 +285,13 @@ def main(argv=None):
     machine_dir = RESULTS / args.machine
     machine_dir.mkdir(parents=True, exist_ok=True)
     selected_anything = False
+    benchmarks = discovered_benchmarks()
     for suffix, group, options, measures_memory in backend_groups(runnable, asv_run_args.quick):
         combinations = runnable_combinations(group, [name for name in group if BACKENDS[name].has_tf32()],
                                              selected_precisions(), selected_dtypes())
         for part, run_args in runs([*options, *asv_args], args.memory and measures_memory, combinations):
+            if not selects_any(run_args, benchmarks):
+                continue  # no asv start-up for a module with nothing to run in this selection
             log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{suffix}.log"
             code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                        "--show-stderr", *run_args, log=log)
