@@ -137,8 +137,8 @@ def discovered_benchmarks():
     """The suite's benchmarks as asv lists them (asv_runner's own discovery, in a process of its own:
     imported here, the modules would define every family a second time), or None if it fails (asv's
     run then says why)."""
-    code = ("import sys; from asv_runner.discovery import list_benchmarks; "
-            "list_benchmarks(sys.argv[1], open(sys.argv[2], 'w'))")
+    code = ("import sys\nfrom asv_runner.discovery import list_benchmarks\n"
+            "with open(sys.argv[2], 'w') as listing:\n    list_benchmarks(sys.argv[1], listing)")
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "benchmarks.json"
         found = subprocess.run([sys.executable, "-c", code, str(ROOT / "benchmarks"), str(listing)], cwd=ROOT,
