@@ -58,6 +58,37 @@ def test_markdown_table_has_every_row_numbers_na_and_footnoted_failures(tmp_path
     assert "[1] RuntimeError: simulated kernel error" in run.stdout
 
 
+def test_a_half_dtype_figure_of_mlx_on_cuda_that_rounds_more_is_footnoted_and_nothing_else(tmp_path):
+    write_fake_results(tmp_path / "results", "h200", cuda=True, half={"float16": 0.5, "bfloat16": 0.5})
+    write_fake_results(tmp_path / "results", "m1", with_gpu=True, half={"float16": 0.5})
+
+    def rows(*args):
+        run = table(tmp_path, *args)
+        assert run.returncode == 0, run.stderr
+        cells = {cells_of(line)[0]: cells_of(line)[1:] for line in run.stdout.splitlines() if " / dim=" in line}
+        return cells, run.stdout
+
+    # columns: mlx_gpu, mlx_cpu, cpu, cuda, then the two speedups
+    cells, printed = rows("--machine", "h200", "--dtype", "float16")
+    # Sum first: [1]; SumAll's bound is another: [2], once for its four rows
+    assert cells["Sum / dim=64x128x128x128 axi=0"][0].endswith(" [1]")
+    assert cells["SumAll / dim=128x1000000"][0].endswith(" [2]")
+    assert float(cells["SumAll / dim=128x1000000"][0].removesuffix(" [2]")) > 0
+    assert not any("[" in cell for row, row_cells in cells.items() if not row.startswith("Sum") for cell in row_cells)
+    assert "[" not in cells["SumAll / dim=128x1000000"][3], "torch's sums accumulate in float32"
+    assert printed.count("] same bytes, less accurate: MLX's CUDA reductions accumulate") == 2
+    assert "(up to 32 of float16's epsilons off float64)" in printed and "[3]" not in printed
+    cells, _ = rows("--machine", "h200", "--dtype", "bfloat16")
+    assert cells["SumAll / dim=128x1000000"][0].endswith(" [1]")
+    assert "[" not in cells["Sum / dim=64x128x128x128 axi=0"][0], "MLX's bfloat16 Sum is not listed"
+    assert "[" not in rows("--machine", "h200")[1].split("**", 2)[2], "float32: nothing to remark"
+    assert "[1]" not in rows("--machine", "m1", "--dtype", "float16")[1], "MLX on Metal: not listed"
+    records = json.loads(table(tmp_path, "--machine", "h200", "--dtype", "float16", "--format", "json").stdout)
+    remarks = {record["row"]: record["remarks"] for record in records}
+    assert remarks["SumAll / dim=128x1000000"].startswith("mlx_gpu: same bytes, less accurate")
+    assert remarks["Argmax / dim=64x1024x128 axi=0"] == ""
+
+
 def test_a_failure_of_a_family_with_precision_modes_gets_its_reason(tmp_path):
     write_fake_results(tmp_path / "results", "box", failed=("Conv2d / dim=100x28x28x3 dim=8x3x3x3", "cpu"))
     run = table(tmp_path)

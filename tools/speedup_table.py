@@ -29,7 +29,7 @@ from asv.results import Results, iter_results_paths
 from tabulate import tabulate
 
 from benchmarks.common import BACK_TO_BACK, DTYPES, PRECISIONS, WITHOUT_TF32, Case, op_families
-from benchmarks.known_failures import KNOWN_FAILURES
+from benchmarks.known_failures import KNOWN_FAILURES, looser_rounding
 from tools import timeline
 
 RESULTS = timeline.ROOT / "results"
@@ -212,13 +212,17 @@ def machine_rows(result, reasons, style, precision, metric="latency", compiled=F
         elif metric == "memory":
             values = {key: bytes_ / MEGABYTE if _measured(bytes_) else bytes_ for key, bytes_ in values.items()}
         for label in family.cases:
-            row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}}
+            row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}, "remarks": {}}
             for backend in (*MS_COLUMNS, "cuda", *(COMPILED,) * compiled):
                 value = values.get((label, backend), "not run")
                 row["cells"][backend] = value
                 if value is None:
                     row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision,
                                                           measured, dtype)
+                elif _measured(_num(value)) and gpu_baseline == "cuda":
+                    remark = _rounding_remark(family, backend, result, dtype)
+                    if remark:
+                        row["remarks"][backend] = remark
             timed = metric in TIME_METRICS  # a speedup is a ratio of times
             row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
             row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
@@ -236,6 +240,13 @@ def _num(value):
 def _has_data(result, backend, dtype="float32"):
     return any(_measured(_num(v)) for family in table_families()
                for (_, b), v in cell_values(result, family, dtype=dtype).items() if b == backend)
+
+
+def _rounding_remark(family, backend, result, dtype):
+    """What a reader of a half-dtype figure of MLX on CUDA (a machine with torch's cuda figures) must
+    know when MLX's op there rounds more than torch's (LOOSER_ROUNDING), or None."""
+    entry = looser_rounding(family.__name__, backend, result.params.get("mlx"), "cuda", dtype)
+    return entry and f"same bytes, less accurate: {entry.reason} (up to {entry.epsilons} of {dtype}'s epsilons off float64)"
 
 
 def _failure_note(reasons, family, label, backend, result, precision, metric, dtype="float32"):
@@ -357,7 +368,12 @@ def render_markdown(sections, style, precision, metric, dtype="float32"):
                     footnotes.append(row["notes"][backend])
                     line.append(f"failed [{len(footnotes)}]")
                 else:
-                    line.append(_format_cell(value, metric, ceiling(ceilings, backend, metric, precision)))
+                    cell = _format_cell(value, metric, ceiling(ceilings, backend, metric, precision))
+                    if backend in row["remarks"]:  # one footnote for a remark that recurs
+                        if row["remarks"][backend] not in footnotes:
+                            footnotes.append(row["remarks"][backend])
+                        cell += f" [{footnotes.index(row['remarks'][backend]) + 1}]"
+                    line.append(cell)
             if metric in TIME_METRICS:
                 line += [_format_speedup(row["gpu_speedup"]), _format_speedup(row["cpu_speedup"])]
                 if compiled:
@@ -409,6 +425,7 @@ def flat_rows(sections, style, precision, metric, dtype="float32"):
             if "compiled_speedup" in row:
                 record[f"{baseline}_vs_{COMPILED}_{style}"] = _format_speedup(row["compiled_speedup"])
             record["failures"] = "; ".join(f"{b}: {n}" for b, n in row["notes"].items())
+            record["remarks"] = "; ".join(f"{b}: {n}" for b, n in row["remarks"].items())
             yield record
 
 
