@@ -17,6 +17,7 @@ import itertools
 import os
 import pkgutil
 import re
+import statistics
 import time
 import zlib
 
@@ -132,7 +133,19 @@ def backend_inputs(family, label, backend_name, dtype="float32"):
 
 
 WARM_UP_SECONDS = 0.1
+# On a GPU backend the warm-up goes on, in slices of STEADY_SLICE_SECONDS, while a slice's median
+# call is more than STEADY_FACTOR faster than the slice's before it, up to STEADY_LIMIT_SECONDS.
+STEADY_SLICE_SECONDS = 0.05
+STEADY_FACTOR = 1.01
+STEADY_LIMIT_SECONDS = 1.0
 _warm = set()
+
+
+def still_speeding_up(slices):
+    """Whether the last slice's median call is more than STEADY_FACTOR below the one's before it."""
+    if len(slices) < 2 or not slices[-1] or not slices[-2]:
+        return True
+    return statistics.median(slices[-1]) * STEADY_FACTOR < statistics.median(slices[-2])
 
 
 def warm_up(key, backend, op, args):
@@ -141,19 +154,33 @@ def warm_up(key, backend, op, args):
     WARM_UP_SECONDS have passed, so allocators and caches are steady. This replaces asv's own warm-up
     (which would end inside a compiling first call and leave cold samples), so `warmup_time` is 0.
 
-    On a GPU backend the WARM_UP_SECONDS start after the first call: that call alone takes 25-120 ms
-    there with every kernel already compiled (H200, 2026-11-29), so counted in, it left most cases no
-    warm-up at all and asv's samples began where some processes still ran up to twice as slow for
-    0.3 s. On a CPU backend a first call that long means a slow case, which gets that one call only:
-    a second costs seconds (48 s for MLX's CPU matmul on the H100's host) and changes nothing."""
+    On a GPU backend the warm-up starts after the first call: that call alone takes 25-120 ms there
+    with every kernel already compiled (H200, 2026-11-29), so counted in, it left most cases no
+    warm-up at all. And it ends once the op is steady, not at a fixed time: two cases (MLX's Gather
+    `32000x4096`, torch's tf32 Linear `100x1024x256`) still sped up by 6 and 15 % for 0.3 s after a
+    fixed 0.1 s, where asv's samples fell (docs/measurements/fidelity-h200-x2-2026-11-29.md), while
+    most cases are steady within 0.1 s. On a CPU backend a first call that outlasts the warm-up means
+    a slow case, which gets that one call only: a second costs seconds (48 s for MLX's CPU matmul on
+    the H100's host) and changes nothing."""
     if key in _warm:
         return
     start = time.perf_counter()
     backend.run(op, args)
-    if backend.name in GPU_BACKENDS:
+    if backend.name not in GPU_BACKENDS:
+        while time.perf_counter() - start < WARM_UP_SECONDS:
+            backend.run(op, args)
+    else:
         start = time.perf_counter()
-    while time.perf_counter() - start < WARM_UP_SECONDS:
-        backend.run(op, args)
+        slices = []
+        while time.perf_counter() - start < STEADY_LIMIT_SECONDS:
+            elapsed = time.perf_counter() - start
+            if elapsed >= STEADY_SLICE_SECONDS * len(slices):
+                if elapsed >= WARM_UP_SECONDS and not still_speeding_up(slices):
+                    break
+                slices.append([])
+            began = time.perf_counter()
+            backend.run(op, args)
+            slices[-1].append(time.perf_counter() - began)
     _warm.add(key)
 
 

@@ -2,6 +2,7 @@
 comparison of two runs (asv's compare table) and the per-case profiler's bad input."""
 
 import inspect
+import math
 import os
 import re
 import shutil
@@ -59,6 +60,8 @@ def test_warm_up_on_a_gpu_backend_starts_after_the_first_call_and_a_slow_cpu_cas
     first_done = gpu.starts[0] + gpu.first_s
     assert len(gpu.starts) > 10 and gpu.starts[-1] - first_done >= common.WARM_UP_SECONDS * 0.9, \
         "steady calls for WARM_UP_SECONDS after the compiling first call"
+    assert gpu.starts[-1] - first_done < common.WARM_UP_SECONDS + 3 * common.STEADY_SLICE_SECONDS, \
+        "an op steady from the start is warmed up for WARM_UP_SECONDS, not to the limit"
     cpu = SlowFirstCall("mlx_cpu", first_s=0.3)
     common.warm_up(("test", "cpu", time.perf_counter()), cpu, None, ())
     assert len(cpu.starts) == 1, "a CPU case whose first call outlasts the warm-up is slow: no second call"
@@ -68,6 +71,39 @@ def test_warm_up_on_a_gpu_backend_starts_after_the_first_call_and_a_slow_cpu_cas
     warmed = len(fast.starts)
     common.warm_up(key, fast, None, ())
     assert warmed > 10 and len(fast.starts) == warmed, "warmed once per process: asv's setup reruns it per sample"
+
+
+class SpeedingUp:
+    """A GPU backend whose call takes `seconds_at(t)`, t seconds after its first call."""
+
+    name = "mlx_gpu"
+
+    def __init__(self, seconds_at):
+        self.seconds_at, self.starts = seconds_at, []
+
+    def run(self, op, args):
+        now = time.perf_counter()
+        self.starts.append(now)
+        time.sleep(self.seconds_at(now - self.starts[0]))
+
+
+def test_a_gpu_warm_up_goes_on_while_the_op_still_speeds_up_and_stops_at_its_limit():
+    steady_at_04 = SpeedingUp(lambda t: 0.003 - 0.002 * min(1.0, t / 0.4))
+    common.warm_up(("test", "speeding up", time.perf_counter()), steady_at_04, None, ())
+    warmed_s = steady_at_04.starts[-1] - steady_at_04.starts[0]
+    assert 0.35 <= warmed_s < 0.4 + 3 * common.STEADY_SLICE_SECONDS, \
+        f"warmed up for {warmed_s:.3f} s: should end soon after the op is steady at 0.4 s"
+    ten_percent_a_slice = SpeedingUp(lambda t: 0.003 * math.exp(-2 * t))
+    common.warm_up(("test", "never steady", time.perf_counter()), ten_percent_a_slice, None, ())
+    warmed_s = ten_percent_a_slice.starts[-1] - ten_percent_a_slice.starts[0]
+    assert common.STEADY_LIMIT_SECONDS * 0.95 <= warmed_s < common.STEADY_LIMIT_SECONDS + 0.05
+
+
+def test_still_speeding_up_compares_the_last_slices_median_with_the_one_before():
+    assert common.still_speeding_up([[1.0]])
+    assert common.still_speeding_up([[1.0, 1.1, 5.0], [0.9, 0.95, 0.1]])
+    assert not common.still_speeding_up([[1.0, 1.0, 1.0], [0.995, 5.0, 0.995]])
+    assert not common.still_speeding_up([[1.0], [1.2]]), "slower is not speeding up"
 
 
 @pytest.mark.parametrize("family, params", [(ReLU, ("dim=128x16x1024", "cpu")),
