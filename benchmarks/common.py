@@ -152,7 +152,8 @@ def warm_up(key, backend, op, args):
     """The op's first calls in this process, outside every timing. The first builds kernels (MLX
     compiles at first call, seconds on CUDA), loads libraries and touches memory; more follow until
     WARM_UP_SECONDS have passed, so allocators and caches are steady. This replaces asv's own warm-up
-    (which would end inside a compiling first call and leave cold samples), so `warmup_time` is 0.
+    (which would end inside a compiling first call and leave cold samples); asv's is kept short
+    (`OpBenchmark.warmup_time`), for asv's own timing path.
 
     On a GPU backend the warm-up starts after the first call: that call alone takes 25-120 ms there
     with every kernel already compiled (H200, 2026-11-29), so counted in, it left most cases no
@@ -210,8 +211,8 @@ class OpBenchmark(abc.ABC):
     exact = False
 
     # asv's timing attributes, for the whole suite (asv_runner 0.3 runs setup before every
-    # sample, so each sample is one synchronised call). `setup` warms the op up (`warm_up`), so
-    # asv's warm-up is off. Up to 25 samples, and no more once 3 s have passed: a fast case gets 25,
+    # sample, so each sample is one synchronised call). `setup` warms the op up (`warm_up`); asv's
+    # warm-up only warms asv's path (below). Up to 25 samples, and no more once 3 s have passed: a fast case gets 25,
     # a case of seconds gets one (MLX's CPU matmul takes 48 s a call on the H100's host; a call that
     # long varies by little).
     # Processes: a GPU call's time depends on the process it runs in (H200, 2026-11-29: three
@@ -224,10 +225,16 @@ class OpBenchmark(abc.ABC):
     # --append-samples): the figure is the median of them all. The CPU backends' cases run in one
     # (`rounds`): theirs take seconds, and moved 1.9 % back to back (2-core box, 2026-11-25).
     # Figures and commands: docs/benchmark-notes.md.
+    # asv's warm-up, after `warm_up`: asv's own timing path (its timer, `redo_setup`, this class's
+    # `time_` methods) is slow the first times through. Without it, a process's first sample was the
+    # median of 45-65 us above its later ones and its second 17-35 us, on both GPU backends and at
+    # every size (669 processes, H200, 2026-11-29), and 40-170 us on the CPU backends' small cases
+    # (this project's 2-core box); 0.02 s of it brought the first within 3 us there. A case slower
+    # than that gets one call, which asv keeps as the sample when the case outlasts `repeat`'s 3 s.
+    warmup_time = 0.02
     rounds = 1
     gpu_rounds = 3
     number = 1
-    warmup_time = 0
     min_run_count = 1
     repeat = (1, 25, 3.0)
     timeout = 600

@@ -315,3 +315,14 @@ def test_stability_splits_a_gpu_figure_into_its_processes_and_tells_their_spread
     # noisy moved x1.136, less than its first run's processes differ (x1.2); shifted moved x1.2, all of
     # its processes with it (x1.01 apart)
     assert rows == [["cuda", "under 0.2 ms", "2", "x1.047", "2", "1"]]
+
+
+def test_stability_tells_what_a_processes_first_samples_add():
+    block = [11e-6] * common.OpBenchmark.repeat[1]
+    cold = [71e-6, 31e-6, *block[2:]] * common.OpBenchmark.gpu_rounds
+    run = gpu_run({"cold": cold, "warm": block * common.OpBenchmark.gpu_rounds, "slow": [0.5e-3, 0.6e-3]})
+    found = stability.first_samples(run)
+    assert len(found) == 6, "three processes a figure; the slow one's samples do not split"
+    rows = [cells_of(line) for line in stability.first_samples_table([("second", found)]).splitlines()[2:]]
+    assert rows == [["second", "cuda", "under 0.2 ms", "6", "+30.0", "+10.0"]], "medians over cold and warm processes"
+

@@ -3,7 +3,8 @@ results folders of one machine and release, then the median and the largest chan
 changes lie: per backend and band of the first run's time, and per module and backend. Where a
 figure's samples are those of `make bench`'s GPU processes (`gpu_rounds` asv runs, one process each),
 their medians per process too: how far one run's processes differ, and how many of the figures that
-moved beyond the factor moved no more than that.
+moved beyond the factor moved no more than that. And what a process's first two samples add over
+the median of its others, per run.
 
     python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
 
@@ -64,6 +65,34 @@ def levels_of(samples):
     if samples and len(samples) == OpBenchmark.gpu_rounds * PROCESS_SAMPLES:
         return [statistics.median(samples[i:i + PROCESS_SAMPLES]) for i in range(0, len(samples), PROCESS_SAMPLES)]
     return None
+
+
+def first_samples(result):
+    """[(backend, band, a process's first sample less the median of its others, its second's)], in
+    seconds, for each process of every timed figure whose samples split into full processes of
+    PROCESS_SAMPLES: what a process's first samples add while asv's timing path is still cold."""
+    found = []
+    for key in (key for key in result.get_all_result_keys() if ".time_" in key):
+        for combo, samples in by_combo(result, key, result.get_result_samples).items():
+            if not samples or len(samples) % PROCESS_SAMPLES:
+                continue
+            backend = combo[1].strip("'") if len(combo) > 1 else "-"
+            for i in range(0, len(samples), PROCESS_SAMPLES):
+                process = samples[i:i + PROCESS_SAMPLES]
+                rest = statistics.median(process[2:])
+                band = next(name for limit, name in TIME_BANDS if rest < limit)
+                found.append((backend, band, (process[0] - rest, process[1] - rest)))
+    return found
+
+
+def first_samples_table(runs):
+    """A table: per run, backend and band, the processes and the median of what their first and
+    second samples add (us); `runs` is [(name, first_samples(result))]."""
+    rows = [(name, backend, band, len(excess), f"{statistics.median(e[0] for e in excess) * 1e6:+.1f}",
+             f"{statistics.median(e[1] for e in excess) * 1e6:+.1f}")
+            for name, found in runs for (backend, band), excess in by_backend_and_band(found)]
+    return tabulate(rows, headers=("run", "backend", "time", "processes", "1st sample (us)", "2nd sample (us)"),
+                    tablefmt="github", disable_numparse=True)
 
 
 def process_levels(result, key):
@@ -204,6 +233,11 @@ def main(argv=None):
         conf = Config.load(str(ROOT / "asv.conf.json"))
         conf.results_dir = str(benchmark_list_folder(args.before, args.after))
         text, ok = summary(changes(first, second), args.factor)
+        warming = [(name, found) for name, found in (("first", first_samples(first)), ("second", first_samples(second)))
+                   if found]
+        if warming:
+            text += ("\nA process's first samples over the median of its others (asv's timing path warming "
+                     f"up; `warmup_time` in benchmarks/common.py):\n\n{first_samples_table(warming)}\n")
         agreed.append(ok)
         table = io.StringIO()
         with contextlib.redirect_stdout(table):
