@@ -208,6 +208,11 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
                               "--precision", precision], cwd=ROOT, capture_output=True, text=True)
         printed = (committed / f"speedup-mlx-0.32.4-{precision}-latency.md").read_text()
         assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed) and len(table_rows(printed)) == TABLE_ROWS
+    memory = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--metric",
+                             "memory"], cwd=ROOT, capture_output=True, text=True)
+    printed = (committed / "memory-mlx-0.32.4.md").read_text()
+    assert memory.returncode == 0 and table_rows(memory.stdout) == table_rows(printed) \
+        and table_rows(printed)["Conv1d / dim=100x256x256 dim=8x3x256"][-1] == "14637", "cuDNN's strict workspace, MB"
     half = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--dtype",
                            "float16"], cwd=ROOT, capture_output=True, text=True)
     assert half.returncode == 1 and "have no float16 latency figure" in half.stderr
