@@ -349,6 +349,17 @@ def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their
                       ("-gpu-round3", ["mlx_gpu", "cuda"], ["--append-samples"], False)], "memory in the first only"
     assert backend_groups(["mlx_gpu", "cpu"], quick=True) == [("", ["cpu"], [], True), ("-gpu", ["mlx_gpu"], [], True)]
     assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [], True)], "a machine without a GPU: one run"
+    assert backend_groups(["cuda"], gpu_rounds=1) == [("-gpu", ["cuda"], ["--record-samples"], True)], \
+        "one process of full samples, kept: a later run can add its own"
+    assert len(backend_groups(["cuda"], gpu_rounds=5)) == 5
+
+
+def test_main_job_refuses_a_number_of_gpu_rounds_below_one(capsys):
+    from tools import bench as main_job
+
+    with pytest.raises(SystemExit) as exit_:
+        main_job.main(["--gpu-rounds", "0"])
+    assert exit_.value.code == 2 and "'0' is no number of asv runs: give 1 or more" in capsys.readouterr().err
 
 
 def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):

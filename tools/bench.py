@@ -202,22 +202,23 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
     return "".join(parts)
 
 
-def backend_groups(runnable, quick=False):
+def backend_groups(runnable, quick=False, gpu_rounds=None):
     """(log name suffix, backends, asv options, whether it measures memory) per pass of asv runs over
     the suite, in order: the CPU backends' cases in one process each (`OpBenchmark.rounds`); the GPU
     backends' in `OpBenchmark.gpu_rounds` passes (one with `quick`, as asv's --quick runs one round),
     the first keeping its samples (--record-samples), the others adding theirs (--append-samples), so
     the figure is the median over all of them. Each pass is a run of its own, with a forkserver of its
     own, minutes after the last: asv's rounds within one run (-a rounds=) fork every process from one
-    server (why, where the attributes live). Peak memory is one value a process: the first pass only."""
+    server (why, where the attributes live). `gpu_rounds` overrides how many passes (fewer: a rougher
+    figure, sooner). Peak memory is one value a process: the first pass only."""
     from benchmarks.common import GPU_BACKENDS, OpBenchmark
 
     cpu = [name for name in runnable if name not in GPU_BACKENDS]
     gpu = [name for name in runnable if name in GPU_BACKENDS]
     groups = [("", cpu, [], True)] if cpu else []
-    passes = 1 if quick else OpBenchmark.gpu_rounds
+    passes = 1 if quick else gpu_rounds or OpBenchmark.gpu_rounds
     if gpu and passes == 1:
-        groups.append(("-gpu", gpu, [], True))
+        groups.append(("-gpu", gpu, ["--record-samples"] if not quick else [], True))
     elif gpu:
         groups += [(f"-gpu-round{n}", gpu, ["--append-samples" if n > 1 else "--record-samples"], n == 1)
                    for n in range(1, passes + 1)]
@@ -237,6 +238,12 @@ def release_commit(version, record_unlisted=False, repo=timeline.REPO):
 MACHINE_NAME = re.compile(r"[\w.-]+")
 
 
+def positive_count(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number of asv runs: give 1 or more")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--machine", default=os.environ.get("MLXBENCH_MACHINE") or socket.gethostname(),
@@ -246,6 +253,9 @@ def main(argv=None):
     parser.add_argument("--memory", action="store_true",
                         help="also measure each case's peak memory (track_peak_memory: one more process per case "
                              "and backend, left out by default) and write its table")
+    parser.add_argument("--gpu-rounds", type=positive_count, metavar="N",
+                        help="asv runs for the GPU backends' cases (default: OpBenchmark.gpu_rounds, "
+                             "each a process per figure; 1 for a first look: one process of up to 25 samples)")
     args, asv_args = parser.parse_known_args(argv)
     if not MACHINE_NAME.fullmatch(args.machine) or args.machine in (".", ".."):
         sys.exit(f"error: machine name {args.machine!r} cannot name a folder of results/; "
@@ -286,7 +296,7 @@ def main(argv=None):
     machine_dir.mkdir(parents=True, exist_ok=True)
     selected_anything = False
     benchmarks = discovered_benchmarks()
-    for suffix, group, options, measures_memory in backend_groups(runnable, asv_run_args.quick):
+    for suffix, group, options, measures_memory in backend_groups(runnable, asv_run_args.quick, args.gpu_rounds):
         combinations = runnable_combinations(group, [name for name in group if BACKENDS[name].has_tf32()],
                                              selected_precisions(), selected_dtypes())
         for part, run_args in runs([*options, *asv_args], args.memory and measures_memory, combinations):
