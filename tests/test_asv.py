@@ -429,6 +429,12 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     assert {backend for _, backend in selected} == set(runnable)
     selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_throughput", floor)
     assert {backend for _, backend in selected} == set(runnable) - {"mlx_cpu", "cpu"}, "throughput: GPU only"
+    cumsum = [["dim=1048576 axi=0"], ALL_BACKENDS]  # float32 alone, beside the floor in no table's header
+    own = dict(runs(["--bench", "CumSum"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
+    for selection in (run_args["-bench_reductions"], own["-bench_reductions"]):
+        selected = asv_selected(selection, "bench_reductions.CumSum.time_latency", cumsum)
+        assert {backend for _, backend in selected} == (set(runnable) if "float32" in dtypes else set()), \
+            "a selection without float32 leaves a float32-only family's figures as they are"
 
 
 def test_main_job_writes_a_table_per_selected_dtype(tmp_path):

@@ -176,11 +176,13 @@ def _any_of(values):
 def runnable_combinations(runnable, tf32, precisions, dtypes):
     """Lookaheads for --bench that drop the parameter combinations the suite would skip anyway: a
     backend not in `runnable` (not selected, or absent here), a precision mode or dtype not selected,
-    TF32 on a backend not in `tf32` or with a half dtype, throughput off the GPU. asv matches --bench
+    TF32 on a backend not in `tf32` or with a half dtype, throughput off the GPU, a float32-only family
+    (the floor aside) when float32 is not selected. asv matches --bench
     against each combination's name ("module.Class.method('case', 'backend'[, 'precision'][,
     'dtype'])") and starts no process for the others: each skipped one costs a process start (about
     25 ms) otherwise, thousands a run. A combination left out keeps the figure an earlier run of the
     same release recorded, or reads n/a."""
+    from benchmarks.bench_floor import Floor
     from benchmarks.common import BACKEND_NAMES, DTYPES, GPU_BACKENDS, PRECISIONS
 
     absent = [name for name in BACKEND_NAMES if name not in runnable]
@@ -195,6 +197,8 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
         parts.append(f"(?!.*, '{_any_of(no_tf32)}', 'tf32')")
     if set(dtypes) != set(DTYPES):  # the dtype is the last parameter
         parts.append(f"(?!.*, '{_any_of(sorted(set(DTYPES) - set(dtypes)))}'\\))")
+    if "float32" not in dtypes:  # a family of float32 alone has no dtype parameter: the floor runs, it heads every table
+        parts.append(f"(?=(?:[^(]*\\.)?{Floor.__name__}\\.|.*, '{_any_of(DTYPES)}'\\)$)")
     parts.append(f"(?!.*, 'tf32', '{_any_of(half)}'\\))")
     off_gpu = [name for name in runnable if name not in GPU_BACKENDS]
     if off_gpu:
