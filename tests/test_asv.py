@@ -354,12 +354,15 @@ def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their
     assert len(backend_groups(["cuda"], gpu_rounds=5)) == 5
 
 
-def test_main_job_refuses_a_number_of_gpu_rounds_below_one(capsys):
+def test_main_job_refuses_a_number_of_gpu_rounds_below_one_or_beside_quick(capsys):
     from tools import bench as main_job
 
     with pytest.raises(SystemExit) as exit_:
         main_job.main(["--gpu-rounds", "0"])
     assert exit_.value.code == 2 and "'0' is no number of asv runs: give 1 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main_job.main(["--gpu-rounds", "2", "--quick"])
+    assert "--quick runs the GPU backends' cases once" in str(exit_.value.code)
 
 
 def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):

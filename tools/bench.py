@@ -268,6 +268,9 @@ def main(argv=None):
     if usage_error:
         sys.exit(f"error: asv run does not accept {' '.join(asv_args)!r}: {usage_error} "
                  "(`asv run --help` lists its options)")
+    if args.gpu_rounds and asv_run_args.quick:
+        sys.exit("error: --quick runs the GPU backends' cases once, a sample each, and --gpu-rounds asks for "
+                 f"{args.gpu_rounds} runs: drop one of them")
 
     # Imported here: the suite checks the MLXBENCH_* selections when it is imported, and a typo exits.
     from benchmarks.common import (BACKEND_NAMES, BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE,
