@@ -394,3 +394,14 @@ def test_memory_table_of_results_without_memory_says_how_to_measure_it(tmp_path)
     assert run.returncode == 1 and run.stderr.count("\n") == 1
     assert ("have no float32 memory figure of a case of the suite "
             "(memory is measured by `python -m tools.bench --memory` only)") in run.stderr
+
+
+def test_a_fast_figure_of_one_sample_is_footnoted_as_no_timing():
+    quick = gpu_run({"dim=128x16x1024": [40e-6], "dim=64x128x1024": (40e-6, 41e-6, 42e-6)})
+    slow = gpu_run({"dim=128x16x1024": [2.0], "dim=64x128x1024": [0.9]})
+    for result, footnoted in ((quick, {"dim=128x16x1024"}), (slow, {"dim=64x128x1024"})):
+        rows, _ = speedup_table.machine_rows(result, {}, "speedup", "strict")
+        remarks = {row["row"].split(" / ")[1]: row["remarks"] for row in rows if row["row"].startswith("ReLU /")}
+        assert remarks == {label: {"cuda": speedup_table.ONE_SAMPLE} if label in footnoted else {}
+                           for label in ("dim=128x16x1024", "dim=64x128x1024")}, \
+            "one sample of a call under a second: asv's --quick; of seconds: asv's own limit, a real figure"

@@ -155,9 +155,10 @@ def failure_reasons(log_path):
     return reasons
 
 
-def cell_values(result, family, precision="strict", metric="latency", dtype="float32", samples=False):
+def cell_values(result, family, precision="strict", metric="latency", dtype="float32", samples=False, stats=False):
     """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
-    With `samples`, asv's samples of each cell instead (None where it kept none).
+    With `samples`, asv's samples of each cell instead (None where it kept none); with `stats`, asv's
+    statistics of each cell (a dict, empty where there are none: `repeat` is how many samples).
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
     Backends without TF32 on any machine (CPUs, mps) give their strict (float32) values in `tf32`.
@@ -170,13 +171,13 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
         return {}
     params = result.get_result_params(key)
     cells = {}
-    read = result.get_result_samples if samples else result.get_result_value
+    read = (result.get_result_samples if samples else result.get_result_stats if stats else result.get_result_value)
     for combo, value in zip(itertools.product(*params), read(key, params)):
         case, backend, *rest = (value_repr.strip("'") for value_repr in combo)
         given_precision, given_dtype = modes_of(rest)
         wanted = "strict" if backend in WITHOUT_TF32 else precision
         if given_precision in (None, wanted) and given_dtype == dtype:
-            per_call = metric == "throughput" and not samples and _measured(value)
+            per_call = metric == "throughput" and not (samples or stats) and _measured(value)
             cells[(case, backend)] = value / BACK_TO_BACK if per_call else value
     return cells
 
@@ -207,6 +208,7 @@ def machine_rows(result, reasons, style, precision, metric="latency", compiled=F
     measured = "latency" if metric in ROOFLINE else metric
     for family in table_families():
         values = cell_values(result, family, precision, measured, dtype)
+        single = _single_samples(result, family, precision, measured, dtype, values) if metric != "memory" else set()
         if metric in ROOFLINE:
             values = rates(values, family, metric)
         elif metric == "memory":
@@ -219,6 +221,8 @@ def machine_rows(result, reasons, style, precision, metric="latency", compiled=F
                 if value is None:
                     row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision,
                                                           measured, dtype)
+                elif (label, backend) in single:
+                    row["remarks"][backend] = ONE_SAMPLE
                 elif _measured(_num(value)) and gpu_baseline == "cuda":
                     remark = _rounding_remark(family, backend, result, dtype)
                     if remark:
@@ -240,6 +244,20 @@ def _num(value):
 def _has_data(result, backend, dtype="float32"):
     return any(_measured(_num(v)) for family in table_families()
                for (_, b), v in cell_values(result, family, dtype=dtype).items() if b == backend)
+
+
+ONE_SAMPLE = ("one sample (asv's --quick): says the case runs, not how fast; on the H100 such figures of "
+              "the floor came 3 and 8 times the full ones")
+# asv takes one sample of a case of its own accord only when the call outlasts most of `repeat`'s 3 s.
+ONE_SAMPLE_BELOW_S = 1.0
+
+
+def _single_samples(result, family, precision, metric, dtype, seconds):
+    """{(case label, backend)} of the cells timed from one sample though they take under
+    ONE_SAMPLE_BELOW_S: a run with asv's --quick, whose figure is a process's first, cold call."""
+    stats = cell_values(result, family, precision, metric, dtype, stats=True)
+    return {cell for cell, found in stats.items()
+            if found and found.get("repeat") == 1 and _measured(seconds.get(cell)) and seconds[cell] < ONE_SAMPLE_BELOW_S}
 
 
 def _rounding_remark(family, backend, result, dtype):
