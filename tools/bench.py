@@ -182,8 +182,7 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
     'dtype'])") and starts no process for the others: each skipped one costs a process start (about
     25 ms) otherwise, thousands a run. A combination left out keeps the figure an earlier run of the
     same release recorded, or reads n/a."""
-    from benchmarks.bench_floor import Floor
-    from benchmarks.common import BACKEND_NAMES, DTYPES, GPU_BACKENDS, PRECISIONS
+    from benchmarks.common import BACKEND_NAMES, DTYPES, GPU_BACKENDS, PRECISIONS, op_families
 
     absent = [name for name in BACKEND_NAMES if name not in runnable]
     no_tf32 = [name for name in BACKEND_NAMES if name in runnable and name not in tf32]
@@ -197,8 +196,10 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
         parts.append(f"(?!.*, '{_any_of(no_tf32)}', 'tf32')")
     if set(dtypes) != set(DTYPES):  # the dtype is the last parameter
         parts.append(f"(?!.*, '{_any_of(sorted(set(DTYPES) - set(dtypes)))}'\\))")
-    if "float32" not in dtypes:  # a family of float32 alone has no dtype parameter: the floor runs, it heads every table
-        parts.append(f"(?=(?:[^(]*\\.)?{Floor.__name__}\\.|.*, '{_any_of(DTYPES)}'\\)$)")
+    if "float32" not in dtypes:  # a family of float32 alone has no dtype parameter; the floor heads every table
+        heads = [f"(?:[^(]*\\.)?{re.escape(family.__name__)}\\." for family in op_families() if not family.in_tables]
+        with_dtype = f".*, {_any_of(repr(dtype) for dtype in DTYPES)}\\)$"
+        parts.append("(?=" + "|".join([*heads, with_dtype]) + ")")
     parts.append(f"(?!.*, 'tf32', '{_any_of(half)}'\\))")
     off_gpu = [name for name in runnable if name not in GPU_BACKENDS]
     if off_gpu:
