@@ -59,12 +59,23 @@ def by_combo(result, key, read):
 PROCESS_SAMPLES = OpBenchmark.repeat[1]
 
 
-def levels_of(samples):
-    """Each process's median where `samples` are gpu_rounds full processes' (fast GPU cases: a slower
-    case's processes take fewer samples, and where one ends is not recorded), else None."""
-    if samples and len(samples) == OpBenchmark.gpu_rounds * PROCESS_SAMPLES:
-        return [statistics.median(samples[i:i + PROCESS_SAMPLES]) for i in range(0, len(samples), PROCESS_SAMPLES)]
+def processes_of(samples):
+    """A figure's samples as its processes' blocks, in run order, where they split into full processes
+    (fast cases: a slower case's processes take fewer samples, and where one ends is not recorded),
+    else None."""
+    if samples and len(samples) % PROCESS_SAMPLES == 0:
+        return [samples[i:i + PROCESS_SAMPLES] for i in range(0, len(samples), PROCESS_SAMPLES)]
     return None
+
+
+def levels_of(samples):
+    """Each process's median where `samples` are gpu_rounds full processes', else None."""
+    blocks = processes_of(samples)
+    return [statistics.median(block) for block in blocks] if blocks and len(blocks) == OpBenchmark.gpu_rounds else None
+
+
+def backend_of(combo):
+    return combo[1].strip("'") if len(combo) > 1 else "-"
 
 
 def first_samples(result):
@@ -74,14 +85,10 @@ def first_samples(result):
     found = []
     for key in (key for key in result.get_all_result_keys() if ".time_" in key):
         for combo, samples in by_combo(result, key, result.get_result_samples).items():
-            if not samples or len(samples) % PROCESS_SAMPLES:
-                continue
-            backend = combo[1].strip("'") if len(combo) > 1 else "-"
-            for i in range(0, len(samples), PROCESS_SAMPLES):
-                process = samples[i:i + PROCESS_SAMPLES]
+            for process in processes_of(samples) or ():
                 rest = statistics.median(process[2:])
                 band = next(name for limit, name in TIME_BANDS if rest < limit)
-                found.append((backend, band, (process[0] - rest, process[1] - rest)))
+                found.append((backend_of(combo), band, (process[0] - rest, process[1] - rest)))
     return found
 
 
@@ -117,7 +124,7 @@ def changes(before, after):
         for combo in (combo for combo in old if combo in new):
             a, b = old[combo], new[combo]
             if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
-                backend = combo[1].strip("'") if len(combo) > 1 else "-"
+                backend = backend_of(combo)
                 band = next(name for limit, name in TIME_BANDS if a < limit) if ".time_" in key else "memory"
                 levels = (old_levels[combo], new_levels[combo]) if combo in old_levels and combo in new_levels else None
                 ratios.append((f"{key}({', '.join(combo)})", backend, band, b / a, levels))
