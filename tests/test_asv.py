@@ -467,6 +467,22 @@ def test_main_job_writes_a_table_per_selected_dtype(tmp_path):
     assert len(list((project / "results" / "box").glob("speedup-*.md"))) == 2, "no float16 table: not selected"
 
 
+def test_a_run_of_compiled_mlx_alone_writes_its_tables_with_the_compiled_column(tmp_path):
+    """Compiled MLX is a table column on request: a run that timed it asks for it (on the H100, a
+    half-dtype run of it alone had no other figure of its dtype, and the main job failed)."""
+    project = project_copy(tmp_path, {"bench_activations.py": None})
+    with open(project / "benchmarks" / "backends.py", "a") as backends:  # compiled MLX on this box's CPU
+        backends.write('\nBACKENDS["mlx_gpu_compile"] = MLXCompiledBackend("mlx_gpu_compile", "cpu")\n')
+    env = dict(os.environ, MLXBENCH_BACKENDS="mlx_gpu_compile", MLXBENCH_DTYPES="float16", HOME=str(tmp_path))
+    run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick", "--bench",
+                          r"ReLU\.time_latency"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = (project / "results" / "box" / f"speedup-mlx-{importlib.metadata.version('mlx')}-float16.md").read_text().splitlines()
+    head, relu = ([cell.strip() for cell in line.split("|")] for line in (lines[2], next(
+        line for line in lines if line.startswith("| ReLU / dim=128x16x1024 "))))
+    assert float(relu[head.index("mlx_gpu_compile")].split()[0]) > 0 and relu[head.index("mlx_gpu")] in ("n/a", "not run")
+
+
 def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
     # A lost device or a time limit kills asv itself, which saves a run's results only at its end.
     project = project_copy(tmp_path, {"bench_floor.py": None, "bench_zz_lost_device.py": '''

@@ -342,11 +342,14 @@ def main(argv=None):
     if not tables:
         print(f"note: the selection ran no row of the tables (the floor heads them); its results are in "
               f"{machine_dir.relative_to(ROOT)}/")
+    # Compiled MLX is a column on request: asked for here when this run timed it (a run of it alone
+    # in a half dtype has no other figure of that dtype to show).
+    compiled = ["--compiled"] if speedup_table.COMPILED in runnable else []
     failed = 0
     for (name, metric), dtype in itertools.product(tables.items(), selected_dtypes()):
         suffix = "" if dtype == "float32" else f"-{dtype}"  # float32's tables keep their names
         failed |= speedup_table.main(["--machine", args.machine, "--release", versions["mlx"], *metric,
-                                      "--dtype", dtype,
+                                      "--dtype", dtype, *compiled,
                                       "--output", str(machine_dir / f"{name}-mlx-{versions['mlx']}{suffix}.md")])
     sys.exit(failed)
 
