@@ -209,13 +209,20 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
         printed = (committed / f"speedup-mlx-0.32.4-{precision}-latency.md").read_text()
         assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed) and len(table_rows(printed)) == TABLE_ROWS
     memory = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--metric",
-                             "memory"], cwd=ROOT, capture_output=True, text=True)
+                             "memory", "--compiled"], cwd=ROOT, capture_output=True, text=True)
     printed = (committed / "memory-mlx-0.32.4.md").read_text()
     assert memory.returncode == 0 and table_rows(memory.stdout) == table_rows(printed) \
         and table_rows(printed)["Conv1d / dim=100x256x256 dim=8x3x256"][-1] == "14637", "cuDNN's strict workspace, MB"
-    half = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--dtype",
-                           "float16"], cwd=ROOT, capture_output=True, text=True)
-    assert half.returncode == 1 and "have no float16 latency figure" in half.stderr
+    # The extras of 2026-12-05: compiled MLX in every dtype, mlx_gpu and cuda in the half dtypes.
+    for name, args in (("compiled", []), ("tf32-compiled", ["--precision", "tf32"]),
+                       ("float16", ["--dtype", "float16"]), ("bfloat16", ["--dtype", "bfloat16"])):
+        run = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--compiled",
+                              *args], cwd=ROOT, capture_output=True, text=True)
+        rows = table_rows((committed / f"speedup-mlx-0.32.4-{name}.md").read_text())
+        assert run.returncode == 0 and table_rows(run.stdout) == rows and len(rows) == TABLE_ROWS, name
+        timed = [(cells[0].replace(".", "").isdigit(), cells[1].replace(".", "").isdigit()) for cells in rows.values()]
+        assert all(compiled for plain, compiled in timed if plain) and sum(c for _, c in timed) > 70, \
+            f"{name}: compiled MLX timed wherever plain MLX was"
 
     # The same figures written without and with the dtype parameter make the same table.
     write_fake_results(tmp_path / "old" / "results", "box", without_dtype=True)

@@ -1,0 +1,135 @@
+"""Copy some figures of one asv results folder into another's result file of the same machine,
+commit and environment: a short run's figures (a lent GPU's half-dtype or compiled-MLX cases, timed
+in a scratch copy of the project) into the committed results, without the figures it re-timed on
+the way (the floor) or the ones it did not run.
+
+    python -m tools.merge_results FROM_RESULTS --machine h100-sxm-80gb --backends mlx_gpu,cuda
+                                  --dtypes float16,bfloat16 [--bench time_latency] [--into results]
+
+A figure is copied with its samples and statistics, as asv recorded it, where its backend and dtype
+(float32 for a family without a dtype parameter) are selected, its benchmark's name matches --bench
+(a regular expression), and the run has it (measured or failed; a case it skipped or did not run
+leaves the other's figure alone). A benchmark both files hold must have the same version and
+parameters in each; one the target lacks is added with the copied figures alone. Nothing is written
+unless every check passes.
+"""
+
+import argparse
+import ast
+import itertools
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from asv.results import iter_results_for_machine
+
+from benchmarks.backends import BACKEND_NAMES
+from benchmarks.common import DTYPES
+from tools.speedup_table import RESULTS
+
+
+class MergeError(Exception):
+    pass
+
+
+def _names(text, known, what):
+    names = [name for name in text.split(",") if name]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise MergeError(f"unknown {what} {', '.join(unknown) or repr(text)}: give some of {', '.join(known)}, comma-separated")
+    return set(names)
+
+
+def _run(value):
+    return value is None or not math.isnan(value)  # failed, or measured; NaN: skipped or not run
+
+
+def _combination_picked(combination, backends, dtypes):
+    values = [ast.literal_eval(value) for value in combination]
+    backend = next(value for value in values if value in BACKEND_NAMES)
+    dtype = next((value for value in values if value in DTYPES), "float32")
+    return backend in backends and dtype in dtypes
+
+
+def merge(source, target, backends, dtypes, bench):
+    """{benchmark: figures copied} from one asv Results into another (changed in place)."""
+    copied = {}
+    for name in sorted(source.get_all_result_keys()):
+        if not re.search(bench, name):
+            continue
+        params = source.get_result_params(name)
+        if name not in target.get_all_result_keys():  # added with none of its figures yet
+            target._results[name] = [math.nan] * len(list(itertools.product(*params)))
+            target._samples[name] = target._stats[name] = None
+            target._benchmark_params[name] = params
+            target._benchmark_version[name] = source.benchmark_version[name]
+            target._started_at[name] = source.started_at[name]
+        if params != target.get_result_params(name) or source.benchmark_version[name] != target.benchmark_version[name]:
+            raise MergeError(f"{name} has other parameters or another version in the two folders (the suite "
+                             "changed between the runs): re-run it instead")
+        picked = [index for index, combination in enumerate(itertools.product(*params))
+                  if _combination_picked(combination, backends, dtypes)
+                  and _run(source.get_result_value(name, params)[index])]
+        if not picked:
+            continue
+        fields = {}
+        for field, getter in (("_results", "get_result_value"), ("_samples", "get_result_samples"),
+                              ("_stats", "get_result_stats")):
+            mine, theirs = (getattr(result, getter)(name, params) for result in (target, source))
+            for index in picked:
+                mine[index] = theirs[index]
+            fields[field] = mine
+        for field, values in fields.items():
+            getattr(target, field)[name] = None if all(value is None for value in values) else values
+        copied[name] = len(picked)
+    return copied
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.merge_results", description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", help="the asv results folder to copy from")
+    parser.add_argument("--machine", required=True)
+    parser.add_argument("--into", default=str(RESULTS), help="the asv results folder to copy into (default: results/)")
+    parser.add_argument("--backends", required=True, help=f"comma-separated, of {', '.join(BACKEND_NAMES)}")
+    parser.add_argument("--dtypes", default="float32", help=f"comma-separated, of {', '.join(DTYPES)} (default: float32)")
+    parser.add_argument("--bench", default="", help="a regular expression the benchmark's name must match")
+    args = parser.parse_args(argv)
+    try:
+        backends = _names(args.backends, BACKEND_NAMES, "backend")
+        dtypes = _names(args.dtypes, DTYPES, "dtype")
+        try:
+            re.compile(args.bench)
+        except re.error as error:
+            raise MergeError(f"--bench {args.bench!r} is not a regular expression ({error})")
+        for folder in (args.source, args.into):
+            if not (Path(folder) / args.machine).is_dir():
+                raise MergeError(f"{folder} has no results of machine {args.machine!r}: name a folder with a {args.machine}/ in it")
+        targets = {(r.commit_hash, r.env_name): r for r in iter_results_for_machine(args.into, args.machine)}
+        changed, report = [], []
+        for source in iter_results_for_machine(args.source, args.machine):
+            target = targets.get((source.commit_hash, source.env_name))
+            if target is None:
+                raise MergeError(f"{args.into} has no result of {args.machine} for commit {source.commit_hash[:8]} in "
+                                 f"environment {source.env_name}: copy that file instead")
+            copied = merge(source, target, backends, dtypes, args.bench)
+            if copied:
+                changed.append(target)
+                report += [f"{count:4d}  {name}" for name, count in copied.items()]
+        if not changed:
+            raise MergeError("the selection copies no figure: check --backends, --dtypes and --bench against the run")
+    except MergeError as error:
+        sys.exit(f"error: {error}")
+    for target in changed:  # written whole beside the file, then put in its place
+        with tempfile.TemporaryDirectory(dir=args.into) as scratch:
+            target.save(scratch)
+            written, = Path(scratch, args.machine).glob("*.json")
+            os.replace(written, Path(args.into, args.machine, written.name))
+    print("\n".join(report))
+    print(f"{sum(int(line.split()[0]) for line in report)} figures copied into {args.into}/{args.machine}/")
+
+
+if __name__ == "__main__":
+    main()
