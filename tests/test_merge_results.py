@@ -52,8 +52,10 @@ def test_a_benchmark_the_target_lacks_is_added_with_the_copied_figures_alone(tmp
     write_fake_results(committed, "box", cuda=True)
     memory = "bench_activations.ReLU.track_peak_memory"
     merged = merge(str(short_run), "--machine", "box", "--into", str(committed), "--backends", "cuda",
-                   "--bench", f"^{memory}$")
+                   "--bench", f"^{memory}$|SiLU.track_peak_memory")  # SiLU: skipped everywhere in the run
     assert merged.returncode == 0, merged.stderr
+    result, = iter_results_for_machine(str(committed), "box")
+    assert "bench_activations.SiLU.track_peak_memory" not in result.get_all_result_keys(), "nothing to copy: not added"
     added, run = cells(committed, memory), cells(short_run, memory)
     assert {combo for combo, peak in added.items() if not math.isnan(peak)} == {
         combo for combo, peak in run.items() if combo[1] == "cuda" and not math.isnan(peak)} != set()

@@ -61,6 +61,11 @@ def merge(source, target, backends, dtypes, bench):
         if not re.search(bench, name):
             continue
         params = source.get_result_params(name)
+        picked = [index for index, combination in enumerate(itertools.product(*params))
+                  if _combination_picked(combination, backends, dtypes)
+                  and _run(source.get_result_value(name, params)[index])]
+        if not picked:
+            continue
         if name not in target.get_all_result_keys():  # added with none of its figures yet
             target._results[name] = [math.nan] * len(list(itertools.product(*params)))
             target._samples[name] = target._stats[name] = None
@@ -70,11 +75,6 @@ def merge(source, target, backends, dtypes, bench):
         if params != target.get_result_params(name) or source.benchmark_version[name] != target.benchmark_version[name]:
             raise MergeError(f"{name} has other parameters or another version in the two folders (the suite "
                              "changed between the runs): re-run it instead")
-        picked = [index for index, combination in enumerate(itertools.product(*params))
-                  if _combination_picked(combination, backends, dtypes)
-                  and _run(source.get_result_value(name, params)[index])]
-        if not picked:
-            continue
         fields = {}
         for field, getter in (("_results", "get_result_value"), ("_samples", "get_result_samples"),
                               ("_stats", "get_result_stats")):
