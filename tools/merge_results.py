@@ -15,7 +15,6 @@ unless every check passes.
 """
 
 import argparse
-import ast
 import itertools
 import math
 import os
@@ -28,7 +27,7 @@ from asv.results import iter_results_for_machine
 
 from benchmarks.backends import BACKEND_NAMES
 from benchmarks.common import DTYPES
-from tools.speedup_table import RESULTS
+from tools.speedup_table import RESULTS, modes_of
 
 
 class MergeError(Exception):
@@ -48,10 +47,8 @@ def _run(value):
 
 
 def _combination_picked(combination, backends, dtypes):
-    values = [ast.literal_eval(value) for value in combination]
-    backend = next(value for value in values if value in BACKEND_NAMES)
-    dtype = next((value for value in values if value in DTYPES), "float32")
-    return backend in backends and dtype in dtypes
+    _, backend, *modes = (value.strip("'") for value in combination)
+    return backend in backends and modes_of(modes)[1] in dtypes
 
 
 def merge(source, target, backends, dtypes, bench):
