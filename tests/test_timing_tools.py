@@ -270,6 +270,28 @@ def test_stability_reads_the_benchmark_list_of_the_runs_it_compares(tmp_path, ca
     assert refused.value.code == 2 and "0.5 is no factor of change: give one above 1" in capsys.readouterr().err
 
 
+def test_stability_compares_only_the_figures_selected_and_refuses_a_bad_selection_in_one_line(tmp_path, capsys):
+    write_fake_results(tmp_path / "one", "box", with_gpu=True)
+    write_fake_results(tmp_path / "two", "box", with_gpu=True, slower=("Softmax / dim=64x1000000 axi=-1", "cpu"))
+    shutil.copy(ROOT / "results" / "benchmarks.json", tmp_path / "two")
+    args = [str(tmp_path / "one"), str(tmp_path / "two"), "--machine", "box"]
+    assert stability.main(args) == 1 and "244 figures in both runs" in capsys.readouterr().out, "mlx_gpu, mlx_cpu, mps, cpu"
+    assert stability.main([*args, "--backends", "mlx_gpu,mlx_cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "122 figures in both runs" in out and "beyond x1.1: 0" in out
+    assert "'mlx_gpu')" in out and not any(f"'{name}')" in out for name in ("cpu", "mps")), "asv's table too"
+    assert stability.main([*args, "--bench", "Softmax", "--backends", "cpu"]) == 1
+    assert "6 figures in both runs" in capsys.readouterr().out, "Softmax's six cases on cpu"
+    assert stability.main([*args, "--dtypes", "float16"]) == 1
+    assert capsys.readouterr().err.strip() == "error: the two runs have no figure in common"
+    for bad, message in ((["--backends", "gpu"], "error: unknown backend gpu: give some of mlx_gpu, mlx_cpu, cpu, mps, "
+                                                 "cuda, mlx_gpu_compile, comma-separated"),
+                         (["--bench", "("], "error: --bench '(' is not a regular expression (missing ), unterminated "
+                                            "subpattern at position 0)")):
+        assert stability.main([*args, *bad]) == 1
+        assert capsys.readouterr().err.strip() == message
+
+
 def test_a_run_from_before_the_dtype_parameter_compares_with_one_after(tmp_path, capsys):
     write_fake_results(tmp_path / "old", "box", without_dtype=True)
     write_fake_results(tmp_path / "new", "box", slower=("Softmax / dim=64x1000000 axi=-1", "cpu"))

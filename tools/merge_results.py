@@ -34,7 +34,8 @@ class MergeError(Exception):
     pass
 
 
-def _names(text, known, what):
+def names_in(text, known, what):
+    """The comma-separated names of `text`, each one of `known` (a MergeError names the others)."""
     names = [name for name in text.split(",") if name]
     unknown = [name for name in names if name not in known]
     if unknown or not names:
@@ -46,7 +47,9 @@ def _run(value):
     return value is None or not math.isnan(value)  # failed, or measured; NaN: skipped or not run
 
 
-def _combination_picked(combination, backends, dtypes):
+def combination_picked(combination, backends, dtypes):
+    """Whether a parameter combination (case, backend, then precision and dtype where the family has
+    them; float32 may be left out) is of one of `backends` and `dtypes`."""
     _, backend, *modes = (value.strip("'") for value in combination)
     return backend in backends and modes_of(modes)[1] in dtypes
 
@@ -59,7 +62,7 @@ def merge(source, target, backends, dtypes, bench):
             continue
         params = source.get_result_params(name)
         picked = [index for index, combination in enumerate(itertools.product(*params))
-                  if _combination_picked(combination, backends, dtypes)
+                  if combination_picked(combination, backends, dtypes)
                   and _run(source.get_result_value(name, params)[index])]
         if not picked:
             continue
@@ -95,8 +98,8 @@ def main(argv=None):
     parser.add_argument("--bench", default="", help="a regular expression the benchmark's name must match")
     args = parser.parse_args(argv)
     try:
-        backends = _names(args.backends, BACKEND_NAMES, "backend")
-        dtypes = _names(args.dtypes, DTYPES, "dtype")
+        backends = names_in(args.backends, BACKEND_NAMES, "backend")
+        dtypes = names_in(args.dtypes, DTYPES, "dtype")
         try:
             re.compile(args.bench)
         except re.error as error:

@@ -7,6 +7,10 @@ moved beyond the factor moved no more than that. And what a process's first two 
 the median of its others, per run.
 
     python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
+        [--backends mlx_gpu,cuda] [--dtypes float32] [--bench time_latency]
+
+The last three compare only some figures (default: all): two result files that share figures copied
+from a third (`tools.merge_results`) agree on those by construction, and would hide the ones that differ.
 
 `asv compare` compares two commits of one results folder; two runs of the same release are two
 folders, so their results are handed to its table directly. Exit 1 when a case changed by more
@@ -18,6 +22,7 @@ import contextlib
 import io
 import itertools
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -27,18 +32,51 @@ from tabulate import tabulate
 from asv.commands.compare import Compare
 from asv.config import Config
 
-from benchmarks.common import OpBenchmark
+from benchmarks.backends import BACKEND_NAMES
+from benchmarks.common import DTYPES, OpBenchmark
+from tools.merge_results import MergeError, combination_picked, names_in
 from tools.speedup_table import RESULTS, TableError, emit, load_results, pick_result
 from tools.timeline import ROOT
 
 
-def resultset(result):
-    """A result as the rows asv's comparison table reads."""
-    for key in result.get_all_result_keys():
+class Selection:
+    """Which figures to compare: of some backends and dtypes, of benchmarks whose name matches a regular
+    expression (default: all)."""
+
+    def __init__(self, backends=",".join(BACKEND_NAMES), dtypes=",".join(DTYPES), bench=""):
+        try:
+            self.backends = names_in(backends, BACKEND_NAMES, "backend")
+            self.dtypes = names_in(dtypes, DTYPES, "dtype")
+            self.bench = re.compile(bench)
+        except MergeError as error:
+            raise TableError(str(error)) from None
+        except re.error as error:
+            raise TableError(f"--bench {bench!r} is not a regular expression ({error})") from None
+
+    def benchmark(self, key):
+        return bool(self.bench.search(key))
+
+    def figure(self, key, combination):
+        return self.benchmark(key) and (len(combination) < 2 or combination_picked(combination, self.backends,
+                                                                                    self.dtypes))
+
+
+def resultset(result, selection=None):
+    """A result as the rows asv's comparison table reads: the figures `selection` picks (a backend and
+    dtype selection keeps a grid of parameters, which is what asv's rows are read from)."""
+    selection = selection or Selection()
+    for key in filter(selection.benchmark, result.get_all_result_keys()):
         params = result.get_result_params(key)
-        yield (key, params, result.get_result_value(key, params), result.get_result_stats(key, params),
-               result.get_result_samples(key, params), result.benchmark_version.get(key),
-               result.params["machine"], result.env_name)
+        combos = list(itertools.product(*params))
+        kept = [index for index, combo in enumerate(combos) if selection.figure(key, combo)]
+        if not kept:
+            continue
+        grid = [[value for value in values if any(combos[index][dim] == value for index in kept)]
+                for dim, values in enumerate(params)]
+        assert list(itertools.product(*grid)) == [combos[index] for index in kept]
+        yield (key, grid, *([read(key, params)[index] for index in kept] if read(key, params) is not None else None
+                            for read in (result.get_result_value, result.get_result_stats, result.get_result_samples)),
+               result.benchmark_version.get(key), result.params["machine"], result.env_name)
 
 
 def figures(result, key):
@@ -78,13 +116,17 @@ def backend_of(combo):
     return combo[1].strip("'") if len(combo) > 1 else "-"
 
 
-def first_samples(result):
+def first_samples(result, selection=None):
     """[(backend, band, a process's first sample less the median of its others, its second's)], in
-    seconds, for each process of every timed figure whose samples split into full processes of
-    PROCESS_SAMPLES: what a process's first samples add while asv's timing path is still cold."""
+    seconds, for each process of every timed figure (that `selection` picks) whose samples split into
+    full processes of PROCESS_SAMPLES: what a process's first samples add while asv's timing path is
+    still cold."""
+    selection = selection or Selection()
     found = []
-    for key in (key for key in result.get_all_result_keys() if ".time_" in key):
+    for key in (key for key in result.get_all_result_keys() if ".time_" in key and selection.benchmark(key)):
         for combo, samples in by_combo(result, key, result.get_result_samples).items():
+            if not selection.figure(key, combo):
+                continue
             for process in processes_of(samples) or ():
                 rest = statistics.median(process[2:])
                 band = next(name for limit, name in TIME_BANDS if rest < limit)
@@ -114,14 +156,15 @@ TIME_BANDS = ((2e-4, "under 0.2 ms"), (1e-3, "0.2-1 ms"), (1e-2, "1-10 ms"), (1e
               (math.inf, "0.1 s and over"))
 
 
-def changes(before, after):
+def changes(before, after, selection=None):
     """[(benchmark and parameters, backend, band of the first run's figure, after / before, the two
-    runs' process levels or None)] for every figure measured in both runs."""
+    runs' process levels or None)] for every figure measured in both runs that `selection` picks."""
+    selection = selection or Selection()
     ratios = []
-    for key in sorted(set(before.get_all_result_keys()) & set(after.get_all_result_keys())):
+    for key in sorted(filter(selection.benchmark, set(before.get_all_result_keys()) & set(after.get_all_result_keys()))):
         old, new = figures(before, key), figures(after, key)
         old_levels, new_levels = process_levels(before, key), process_levels(after, key)
-        for combo in (combo for combo in old if combo in new):
+        for combo in (combo for combo in old if combo in new and selection.figure(key, combo)):
             a, b = old[combo], new[combo]
             if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
                 backend = backend_of(combo)
@@ -230,17 +273,25 @@ def main(argv=None):
     parser.add_argument("--machine", required=True)
     parser.add_argument("--release", help="MLX release (default: the newest with results in each)")
     parser.add_argument("--factor", type=factor_above_one, default=1.1, help="largest change accepted (default: 1.1)")
+    parser.add_argument("--backends", default=",".join(BACKEND_NAMES),
+                        help="compare the figures of these backends only (comma-separated; default: all)")
+    parser.add_argument("--dtypes", default=",".join(DTYPES),
+                        help="compare the figures of these dtypes only (comma-separated; default: all)")
+    parser.add_argument("--bench", default="", help="compare the benchmarks whose name matches this regular "
+                                                    "expression only (default: all)")
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
     agreed = []
 
     def comparison():
+        selection = Selection(args.backends, args.dtypes, args.bench)
         first, second = (pick_result(load_results(folder, args.machine)[args.machine], args.machine, args.release)
                          for folder in (args.before, args.after))
         conf = Config.load(str(ROOT / "asv.conf.json"))
         conf.results_dir = str(benchmark_list_folder(args.before, args.after))
-        text, ok = summary(changes(first, second), args.factor)
-        warming = [(name, found) for name, found in (("first", first_samples(first)), ("second", first_samples(second)))
+        text, ok = summary(changes(first, second, selection), args.factor)
+        warming = [(name, found) for name, found in (("first", first_samples(first, selection)),
+                                                        ("second", first_samples(second, selection)))
                    if found]
         if warming:
             text += ("\nA process's first samples over the median of its others (asv's timing path warming "
@@ -249,7 +300,8 @@ def main(argv=None):
         table = io.StringIO()
         with contextlib.redirect_stdout(table):
             Compare.print_table(conf, first.commit_hash, second.commit_hash, factor=args.factor, split=False,
-                                resultset_1=resultset(first), resultset_2=resultset(second), machine=args.machine,
+                                resultset_1=resultset(first, selection), resultset_2=resultset(second, selection),
+                                machine=args.machine,
                                 sort="ratio")
         return table.getvalue() + text
 
