@@ -76,6 +76,22 @@ def test_precision_modes_are_checked():
             usable_backend(name, "tf32")
 
 
+@pytest.mark.parametrize("precision", ["strict", "tf32"])
+def test_torch_on_cuda_multiplies_as_asked_and_autotunes_its_convolutions(precision):
+    flags = (torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "allow_tf32"), \
+        (torch.backends.cuda.matmul, "allow_tf32")
+    before = [getattr(module, name) for module, name in flags]
+    try:
+        for (module, name), value in zip(flags, (False, precision != "tf32", precision != "tf32")):
+            setattr(module, name, value)  # each flag the other way round first
+        with BACKENDS["cuda"].session(precision):  # sets torch's flags: no GPU needed
+            assert [getattr(module, name) for module, name in flags] == [True, precision == "tf32", precision == "tf32"]
+            assert torch.is_inference_mode_enabled()
+    finally:
+        for (module, name), value in zip(flags, before):
+            setattr(module, name, value)
+
+
 def run_python(code):
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
