@@ -195,6 +195,39 @@ def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_o
         assert refused.returncode == 1 and refused.stderr.startswith(message) and refused.stderr.count("\n") == 1
 
 
+def test_processes_with_events_records_fidelitys_events_around_each_call_and_only_on_a_gpu(monkeypatch):
+    log = []
+
+    class Event:
+        def __init__(self, name):
+            self.name = name
+
+        def record(self, stream=None):
+            log.append((self.name, stream))
+
+        def synchronize(self):
+            log.append((f"{self.name} waited", None))
+
+    monkeypatch.setattr(fidelity, "events_for", lambda backend: (Event("start"), Event("end"), "own stream"))
+    backend, run = BACKENDS["cpu"], BACKENDS["cpu"].run
+
+    def logged_run(op, args):
+        log.append(("call", None))
+        return run(op, args)
+
+    monkeypatch.setattr(backend, "run", logged_run)
+    calls = []
+    processes.timed_calls("ReLU / dim=128x16x1024", "cpu", "strict", 0.05, None, True, calls.append)
+    timed = log[log.index(("start", "own stream")):]  # the warm-up's calls come first, without events
+    assert calls and timed == [("start", "own stream"), ("call", None), ("end", "own stream"), ("end waited", None)] * len(calls)
+    assert "device events recorded around each call" in processes.report("ReLU / dim=128x16x1024", "cuda", "strict",
+                                                                         [calls], with_events=True)
+    refused = subprocess.run([sys.executable, "-m", "tools.processes", "ReLU / dim=128x16x1024", "--backend", "cpu",
+                              "--with-events"], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.strip().endswith(
+        "--with-events records device events: cpu is no GPU backend (give one of mlx_gpu, mps, cuda, mlx_gpu_compile)")
+
+
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     records = [record("big", "cuda", 1.00), record("off", "mlx_gpu", 0.50), record("small", "cuda", 0.05),
                record("spread", "cuda", 1.00), record("dim=1", "cuda", 0.03, family="Floor"),

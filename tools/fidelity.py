@@ -54,6 +54,11 @@ def events_for(backend):
     return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True), torch.cuda.Stream()
 
 
+def recorder(stream):
+    """How to record an event: in `stream` where there is one (CUDA), else after the device's work (MPS)."""
+    return (lambda event: event.record()) if stream is None else (lambda event: event.record(stream))
+
+
 def time_with_events(bench, params, events):
     """(ms by device events, ms by the host's clock, ms by device events of the first calls), a list
     per call, of the benchmark's own timed method, in asv's rhythm: its `setup` before every
@@ -61,7 +66,7 @@ def time_with_events(bench, params, events):
     as many as its `repeat` allows, right after the case's own warm-up; the others follow WARMUP_S
     more of calls. Where the two medians differ, the warm-up is too short."""
     start, end, stream = events
-    record = (lambda event: event.record()) if stream is None else (lambda event: event.record(stream))
+    record = recorder(stream)
     device_ms, host_ms, first_ms = [], [], []
     bench.setup(*params)  # inputs, first call: the warm-up starts after them
     bench.teardown(*params)

@@ -3,7 +3,7 @@
 while after the suite's own warm-up, as asv calls them (the benchmark's `setup` before every call).
 
     python -m tools.processes "BCE / dim=1000000 dim=1000000" --backend cuda [--precision strict]
-                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5]
+                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events]
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, and
 the CPUs it was on as its calls ended (Linux). Levels that differ between processes and hold within
@@ -11,6 +11,10 @@ each are why `make bench` takes a GPU figure from several processes (see `benchm
 level that changes with the CPU says to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
 to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
 2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
+
+--with-events records tools.fidelity's device events around each call too (still timed by the host's
+clock): run with and without it, it tells whether the check's instrument moves what it checks. On
+MLX's GPU that instrument brings torch's CUDA into a process asv never starts it in.
 """
 
 import argparse
@@ -23,7 +27,7 @@ import time
 
 from tabulate import tabulate
 
-from benchmarks.common import BACKEND_NAMES, PRECISIONS, usable_backend
+from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
 from tools.forked import forked
 from tools.speedup_table import TableError, find_row
 from tools.stability import spread
@@ -40,8 +44,9 @@ def current_cpu():
         return None
 
 
-def timed_calls(row, backend, precision, seconds, cpus, send):
-    """Send (seconds after the warm-up, microseconds, CPU) per call of the case, for `seconds`."""
+def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
+    """Send (seconds after the warm-up, microseconds, CPU) per call of the case, for `seconds`; with
+    `with_events`, tools.fidelity's device events recorded around each call as it records them."""
     if cpus:
         os.sched_setaffinity(0, cpus)
     family, label = find_row(row)
@@ -49,13 +54,24 @@ def timed_calls(row, backend, precision, seconds, cpus, send):
     params = (label, backend, precision) if family.uses_matrix_units else (label, backend)
     bench.setup(*params)  # the suite's own: inputs, then the warm-up
     bench.teardown(*params)
+    if with_events:
+        from tools.fidelity import events_for, recorder
+
+        begin, end, stream = events_for(BACKENDS[backend])
+        record = recorder(stream)
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         bench.setup(*params)
         t0 = time.perf_counter()
+        if with_events:
+            record(begin)
         bench.time_latency(*params)
+        if with_events:
+            record(end)
         t1 = time.perf_counter()
         bench.teardown(*params)
+        if with_events:
+            end.synchronize()
         send((t0 - start, (t1 - t0) * 1e6, current_cpu()))
 
 
@@ -75,14 +91,15 @@ def median_us(calls):
     return statistics.median(us for _, us, _ in calls)
 
 
-def report(row, backend, precision, processes):
+def report(row, backend, precision, processes, with_events=False):
     """The table of per-process medians, and how far apart the processes' medians lie."""
     windows = [f"{a}-{b} s" for a, b in zip((0, *WINDOWS_S), WINDOWS_S)]
     table = tabulate([process_row(n, calls) for n, calls in enumerate(processes, 1)],
                      ["process", *windows, "all calls", "calls", "CPUs", "CPU changes"], tablefmt="github",
                      disable_numparse=True)
     medians = [median_us(calls) for calls in processes]
-    return (f"**{row} on {backend} ({precision}): microseconds per call, per process**\n\n{table}\n\n"
+    instrument = ", tools.fidelity's device events recorded around each call" if with_events else ""
+    return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
             f"slowest process over fastest: {spread(medians):.3f}\n")
 
 
@@ -118,7 +135,12 @@ def main(argv=None):
     parser.add_argument("--processes", type=positive(int), default=6)
     parser.add_argument("--seconds", type=positive(float), default=1.0, help="of calls per process after its warm-up")
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
+    parser.add_argument("--with-events", action="store_true",
+                        help="record tools.fidelity's device events around each call too (GPU backends)")
     args = parser.parse_args(argv)
+    if args.with_events and args.backend not in GPU_BACKENDS:
+        parser.error(f"--with-events records device events: {args.backend} is no GPU backend (give one of "
+                     f"{', '.join(GPU_BACKENDS)})")
     try:
         find_row(args.row)
     except TableError as error:
@@ -130,11 +152,11 @@ def main(argv=None):
     processes = []
     for _ in range(args.processes):
         calls, exitcode = forked(timed_calls, args.row, args.backend, args.precision, args.seconds,
-                                 args.cpu_affinity, fresh=True)
+                                 args.cpu_affinity, args.with_events, fresh=True)
         if exitcode != 0 or not calls:
             sys.exit(f"error: the case's process failed (exit {exitcode}); what it printed is above")
         processes.append(calls)
-    print(report(args.row, args.backend, args.precision, processes))
+    print(report(args.row, args.backend, args.precision, processes, args.with_events))
 
 
 if __name__ == "__main__":
