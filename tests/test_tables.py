@@ -231,6 +231,11 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
     assert old_rows == new_rows and len(new_rows) == TABLE_ROWS
 
 
+def test_the_readme_shows_the_committed_h100_table_as_it_is():
+    table = (ROOT / "results" / "h100-sxm-80gb" / "speedup-mlx-0.32.4-strict-latency.md").read_text().strip()
+    assert table in (ROOT / "README.md").read_text(), "README's H100 table: paste the committed one"
+
+
 def test_a_bad_release_list_is_one_line_and_a_failed_build_keeps_the_timeline(tmp_path):
     repo = tmp_path / "timeline"
     built = timeline.build(timeline.read_releases(), repo)
