@@ -74,9 +74,11 @@ def resultset(result, selection=None):
         grid = [[value for value in values if any(combos[index][dim] == value for index in kept)]
                 for dim, values in enumerate(params)]
         assert list(itertools.product(*grid)) == [combos[index] for index in kept]
-        yield (key, grid, *([read(key, params)[index] for index in kept] if read(key, params) is not None else None
-                            for read in (result.get_result_value, result.get_result_stats, result.get_result_samples)),
-               result.benchmark_version.get(key), result.params["machine"], result.env_name)
+        columns = []
+        for read in (result.get_result_value, result.get_result_stats, result.get_result_samples):
+            listed = read(key, params)
+            columns.append(None if listed is None else [listed[index] for index in kept])
+        yield (key, grid, *columns, result.benchmark_version.get(key), result.params["machine"], result.env_name)
 
 
 def figures(result, key):
