@@ -252,6 +252,8 @@ def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
     # big: 1.04 over 1.02 (within); off: 0.40 over 0.60, spread: 0.85 over 1.2 (off)
     assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 3 within 5%" in text
+    per_backend = {cells[0]: cells[1:] for cells in map(cells_of, text.splitlines()) if cells and cells[0] in GPU_BACKENDS}
+    assert per_backend == {"cuda": ["2", "1", "1", "0", "0.945"], "mlx_gpu": ["1", "0", "0", "1", "0.800"]}
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")

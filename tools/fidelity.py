@@ -219,7 +219,7 @@ def asv_figures(result):
 
 def report(records, figures, title):
     rows, judged, within, worst, clock_ratios, first_within = [], 0, 0, None, [], 0
-    floors, spans, off_inside = {}, [], 0
+    floors, spans, off_inside, verdicts = {}, [], 0, []
     for r in records:
         key = (r["family"], r["case"], r["backend"], r["precision"])
         asv_ms, events_ms = figures.get(key), r.get("events_ms")
@@ -238,6 +238,7 @@ def report(records, figures, title):
             if not ok and levels and inside_levels(asv_ms, levels):
                 off_inside += 1
                 verdict = "OFF, inside the processes' levels"
+            verdicts.append((r["backend"], verdict, ratio))
             worst = ratio if worst is None or abs(ratio - 1) > abs(worst - 1) else worst
             if r.get("host_ms"):
                 clock_ratios.append(r["host_ms"] / events_ms)
@@ -265,7 +266,20 @@ def report(records, figures, title):
                + (f"; against the events of the first {ASV_SAMPLES} calls after the case's warm-up in each "
                   f"process (asv's window): {first_within} of {judged} within {GOAL:.0%}" if judged else ""))
     table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
-    return f"**{title}**\n\n{table}\n\n{summary}\n"
+    return f"**{title}**\n\n{table}\n\n{summary}\n" + (f"\n{by_backend(verdicts)}\n" if verdicts else "")
+
+
+def by_backend(verdicts):
+    """A table of the judged cases per backend: within the goal, off but inside their processes' span,
+    off beyond it, and the median asv/events. `verdicts`: [(backend, verdict, asv/events)]."""
+    groups = {}
+    for backend, verdict, ratio in verdicts:
+        groups.setdefault(backend, []).append((verdict, ratio))
+    rows = [(backend, len(judged), sum(v == "ok" for v, _ in judged), sum(v.startswith("OFF,") for v, _ in judged),
+             sum(v == "OFF" for v, _ in judged), f"{statistics.median(r for _, r in judged):.3f}")
+            for backend, judged in groups.items()]
+    return tabulate(rows, ("backend", "judged", f"within {GOAL:.0%}", "off, inside the processes' levels",
+                           "off beyond them", "median asv/events"), tablefmt="github", disable_numparse=True)
 
 
 def _ms(value):
