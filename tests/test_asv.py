@@ -359,7 +359,7 @@ def test_main_job_refuses_a_number_of_gpu_rounds_below_one_or_beside_quick(capsy
 
     with pytest.raises(SystemExit) as exit_:
         main_job.main(["--gpu-rounds", "0"])
-    assert exit_.value.code == 2 and "'0' is no number of asv runs: give 1 or more" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "'0' is no number of asv runs: give one above 0" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main_job.main(["--gpu-rounds", "2", "--quick"])
     assert "--quick runs the GPU backends' cases once" in str(exit_.value.code)

@@ -1,6 +1,7 @@
 """The tools that check the timing itself: the fidelity report (asv against device events), the
 comparison of two runs (asv's compare table) and the per-case profiler's bad input."""
 
+import argparse
 import inspect
 import math
 import os
@@ -19,7 +20,7 @@ from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
 from tests_support import cells_of, gpu_run, project_copy, write_fake_results
-from tools import fidelity, processes, stability
+from tools import fidelity, options, processes, stability
 from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -351,6 +352,19 @@ def test_profile_case_refuses_bad_input_in_one_line(args, message):
         pytest.skip("this machine has CUDA: the case would be profiled")
     run = subprocess.run([sys.executable, "-m", "tools.profile_case", *args], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1 and run.stderr.strip().startswith(message) and run.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("kind, text, value", [(int, "3", 3), (float, "0.25", 0.25), (int, "0", None), (int, "-2", None),
+                                              (int, "1.5", None), (int, "x", None), (float, "nan", None),
+                                              (float, "inf", None), (float, "-0.1", None)])
+def test_a_count_option_takes_a_finite_number_above_zero_and_names_what_it_counts(kind, text, value):
+    parse = options.above_zero(kind, "number of calls")
+    if value is not None:
+        assert parse(text) == value and type(parse(text)) is kind
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(repr(text))} is no number of calls: give "
+                                                             "one above 0$"):
+            parse(text)
 
 
 def test_profile_case_takes_a_positive_number_of_calls():

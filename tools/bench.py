@@ -32,6 +32,7 @@ from pathlib import Path
 from asv.results import iter_results_for_machine_and_hash
 
 from tools import timeline
+from tools.options import above_zero
 
 ROOT = timeline.ROOT
 RESULTS = ROOT / "results"
@@ -243,12 +244,6 @@ def release_commit(version, record_unlisted=False, repo=timeline.REPO):
 MACHINE_NAME = re.compile(r"[\w.-]+")
 
 
-def positive_count(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is no number of asv runs: give 1 or more")
-    return int(text)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--machine", default=os.environ.get("MLXBENCH_MACHINE") or socket.gethostname(),
@@ -258,7 +253,7 @@ def main(argv=None):
     parser.add_argument("--memory", action="store_true",
                         help="also measure each case's peak memory (track_peak_memory: one more process per case "
                              "and backend, left out by default) and write its table")
-    parser.add_argument("--gpu-rounds", type=positive_count, metavar="N",
+    parser.add_argument("--gpu-rounds", type=above_zero(int, "number of asv runs"), metavar="N",
                         help="asv runs for the GPU backends' cases (default: OpBenchmark.gpu_rounds, "
                              "each a process per figure; 1 for a first look: one process of up to 25 samples)")
     args, asv_args = parser.parse_known_args(argv)

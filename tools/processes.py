@@ -29,6 +29,7 @@ from tabulate import tabulate
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
 from tools.forked import forked
+from tools.options import above_zero
 from tools.speedup_table import TableError, find_row
 from tools.stability import spread
 
@@ -115,25 +116,13 @@ def affinity(text):
                                          f"(e.g. 3, 0,2 or 4-7; CPUs 0-{os.cpu_count() - 1})") from None
 
 
-def positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text!r} is no positive {kind.__name__}")
-        return value
-    return parse
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.processes", description=__doc__.split("\n\n")[0])
     parser.add_argument("row", help="the table's row name: 'Family / case label'")
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="cuda")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
-    parser.add_argument("--processes", type=positive(int), default=6)
-    parser.add_argument("--seconds", type=positive(float), default=1.0, help="of calls per process after its warm-up")
+    parser.add_argument("--processes", type=above_zero(int, "number of processes"), default=6)
+    parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0, help="of calls per process after its warm-up")
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
     parser.add_argument("--with-events", action="store_true",
                         help="record tools.fidelity's device events around each call too (GPU backends)")

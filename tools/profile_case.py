@@ -11,13 +11,8 @@ import argparse
 import sys
 
 from benchmarks.common import BACK_TO_BACK, PRECISIONS, torch, verified_backend
+from tools.options import above_zero
 from tools.speedup_table import TableError, find_row
-
-
-def positive(text):
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is no number of calls: give one above 0")
-    return int(text)
 
 
 def main(argv=None):
@@ -25,7 +20,7 @@ def main(argv=None):
     parser.add_argument("row", help="the table's row name: 'Family / case label'")
     parser.add_argument("--backend", choices=("mlx_gpu", "cuda"), default="mlx_gpu")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
-    parser.add_argument("--calls", type=positive, default=20, help="calls profiled (default: 20)")
+    parser.add_argument("--calls", type=above_zero(int, "number of calls"), default=20, help="calls profiled (default: 20)")
     parser.add_argument("--back-to-back", action="store_true", help=f"{BACK_TO_BACK} calls, one synchronisation")
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,21 @@
+"""Option types the tools share: argparse turns their errors into one line and exit 2. Nothing of the
+suite is imported here, so `make bench` can check its options before it loads MLX or torch."""
+
+import argparse
+import math
+
+
+def above_zero(kind, what):
+    """An argparse type: a number of `kind` (int or float) above 0 and finite; else an error naming
+    `what` it counts, e.g. above_zero(int, "number of calls")."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is no {what}: give one above 0")
+        return value
+
+    return parse
