@@ -34,7 +34,7 @@ class MergeError(Exception):
     pass
 
 
-def names_in(text, known, what):
+def _names_in(text, known, what):
     """The comma-separated names of `text`, each one of `known` (a MergeError names the others)."""
     names = [name for name in text.split(",") if name]
     unknown = [name for name in names if name not in known]
@@ -47,22 +47,39 @@ def _run(value):
     return value is None or not math.isnan(value)  # failed, or measured; NaN: skipped or not run
 
 
-def combination_picked(combination, backends, dtypes):
-    """Whether a parameter combination (case, backend, then precision and dtype where the family has
-    them; float32 may be left out) is of one of `backends` and `dtypes`."""
-    _, backend, *modes = (value.strip("'") for value in combination)
-    return backend in backends and modes_of(modes)[1] in dtypes
+class Selection:
+    """Some figures: of some backends and dtypes (comma-separated names), of benchmarks whose name
+    matches a regular expression; a bad name or expression is a MergeError naming the fix."""
+
+    def __init__(self, backends=",".join(BACKEND_NAMES), dtypes=",".join(DTYPES), bench=""):
+        self.backends = _names_in(backends, BACKEND_NAMES, "backend")
+        self.dtypes = _names_in(dtypes, DTYPES, "dtype")
+        try:
+            self.bench = re.compile(bench)
+        except re.error as error:
+            raise MergeError(f"--bench {bench!r} is not a regular expression ({error})") from None
+
+    def benchmark(self, name):
+        return bool(self.bench.search(name))
+
+    def figure(self, name, combination):
+        """Whether a parameter combination of benchmark `name` (case, backend, then precision and dtype
+        where the family has them; float32 may be left out) is selected."""
+        if not self.benchmark(name):
+            return False
+        if len(combination) < 2:
+            return True
+        _, backend, *modes = (value.strip("'") for value in combination)
+        return backend in self.backends and modes_of(modes)[1] in self.dtypes
 
 
-def merge(source, target, backends, dtypes, bench):
+def merge(source, target, selection):
     """{benchmark: figures copied} from one asv Results into another (changed in place)."""
     copied = {}
-    for name in sorted(source.get_all_result_keys()):
-        if not re.search(bench, name):
-            continue
+    for name in sorted(filter(selection.benchmark, source.get_all_result_keys())):
         params = source.get_result_params(name)
         picked = [index for index, combination in enumerate(itertools.product(*params))
-                  if combination_picked(combination, backends, dtypes)
+                  if selection.figure(name, combination)
                   and _run(source.get_result_value(name, params)[index])]
         if not picked:
             continue
@@ -98,12 +115,7 @@ def main(argv=None):
     parser.add_argument("--bench", default="", help="a regular expression the benchmark's name must match")
     args = parser.parse_args(argv)
     try:
-        backends = names_in(args.backends, BACKEND_NAMES, "backend")
-        dtypes = names_in(args.dtypes, DTYPES, "dtype")
-        try:
-            re.compile(args.bench)
-        except re.error as error:
-            raise MergeError(f"--bench {args.bench!r} is not a regular expression ({error})")
+        selection = Selection(args.backends, args.dtypes, args.bench)
         for folder in (args.source, args.into):
             if not (Path(folder) / args.machine).is_dir():
                 raise MergeError(f"{folder} has no results of machine {args.machine!r}: name a folder with a {args.machine}/ in it")
@@ -114,7 +126,7 @@ def main(argv=None):
             if target is None:
                 raise MergeError(f"{args.into} has no result of {args.machine} for commit {source.commit_hash[:8]} in "
                                  f"environment {source.env_name}: copy that file instead")
-            copied = merge(source, target, backends, dtypes, args.bench)
+            copied = merge(source, target, selection)
             if copied:
                 changed.append(target)
                 report += [f"{count:4d}  {name}" for name, count in copied.items()]

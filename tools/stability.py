@@ -22,7 +22,6 @@ import contextlib
 import io
 import itertools
 import math
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -34,31 +33,9 @@ from asv.config import Config
 
 from benchmarks.backends import BACKEND_NAMES
 from benchmarks.common import DTYPES, OpBenchmark
-from tools.merge_results import MergeError, combination_picked, names_in
+from tools.merge_results import MergeError, Selection
 from tools.speedup_table import RESULTS, TableError, emit, load_results, pick_result
 from tools.timeline import ROOT
-
-
-class Selection:
-    """Which figures to compare: of some backends and dtypes, of benchmarks whose name matches a regular
-    expression (default: all)."""
-
-    def __init__(self, backends=",".join(BACKEND_NAMES), dtypes=",".join(DTYPES), bench=""):
-        try:
-            self.backends = names_in(backends, BACKEND_NAMES, "backend")
-            self.dtypes = names_in(dtypes, DTYPES, "dtype")
-            self.bench = re.compile(bench)
-        except MergeError as error:
-            raise TableError(str(error)) from None
-        except re.error as error:
-            raise TableError(f"--bench {bench!r} is not a regular expression ({error})") from None
-
-    def benchmark(self, key):
-        return bool(self.bench.search(key))
-
-    def figure(self, key, combination):
-        return self.benchmark(key) and (len(combination) < 2 or combination_picked(combination, self.backends,
-                                                                                    self.dtypes))
 
 
 def resultset(result, selection=None):
@@ -286,7 +263,10 @@ def main(argv=None):
     agreed = []
 
     def comparison():
-        selection = Selection(args.backends, args.dtypes, args.bench)
+        try:
+            selection = Selection(args.backends, args.dtypes, args.bench)
+        except MergeError as error:
+            raise TableError(str(error)) from None
         first, second = (pick_result(load_results(folder, args.machine)[args.machine], args.machine, args.release)
                          for folder in (args.before, args.after))
         conf = Config.load(str(ROOT / "asv.conf.json"))
