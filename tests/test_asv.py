@@ -343,13 +343,17 @@ def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their
 
     groups = backend_groups(["mlx_gpu", "mlx_cpu", "cpu", "cuda"])
     assert OpBenchmark.rounds == 1 and OpBenchmark.gpu_rounds == 3
-    assert groups == [("", ["mlx_cpu", "cpu"], [], True),
-                      ("-gpu-round1", ["mlx_gpu", "cuda"], ["--record-samples"], True),
-                      ("-gpu-round2", ["mlx_gpu", "cuda"], ["--append-samples"], False),
-                      ("-gpu-round3", ["mlx_gpu", "cuda"], ["--append-samples"], False)], "memory in the first only"
-    assert backend_groups(["mlx_gpu", "cpu"], quick=True) == [("", ["cpu"], [], True), ("-gpu", ["mlx_gpu"], [], True)]
-    assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [], True)], "a machine without a GPU: one run"
-    assert backend_groups(["cuda"], gpu_rounds=1) == [("-gpu", ["cuda"], ["--record-samples"], True)], \
+    # (log suffix, backends, asv options, measures memory, one asv run per module)
+    assert groups == [("", ["mlx_cpu", "cpu"], [], True, True),
+                      ("-gpu-round1", ["mlx_gpu", "cuda"], ["--record-samples"], True, False),
+                      ("-gpu-round2", ["mlx_gpu", "cuda"], ["--append-samples"], False, False),
+                      ("-gpu-round3", ["mlx_gpu", "cuda"], ["--append-samples"], False, False)], \
+        "memory in the first only; the CPU pass module by module, a GPU pass in one run"
+    assert backend_groups(["mlx_gpu", "cpu"], quick=True) == [("", ["cpu"], [], True, True),
+                                                              ("-gpu", ["mlx_gpu"], [], True, False)]
+    assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [], True, True)], \
+        "a machine without a GPU: one pass"
+    assert backend_groups(["cuda"], gpu_rounds=1) == [("-gpu", ["cuda"], ["--record-samples"], True, False)], \
         "one process of full samples, kept: a later run can add its own"
     assert len(backend_groups(["cuda"], gpu_rounds=5)) == 5
 
@@ -370,7 +374,7 @@ def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
     run = bench("--machine", "box", "--bench", r"Floor\.time_latency", backends="cpu", home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
     logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
-    assert logs == [f"{importlib.metadata.version('mlx')}-bench_floor-gpu-round{n}.log" for n in (1, 2, 3)]
+    assert logs == [f"{importlib.metadata.version('mlx')}-gpu-round{n}.log" for n in (1, 2, 3)], "a pass: one asv run"
     result, = asv_results.iter_results_for_machine(str(project / "results"), "box")
     name = "bench_floor.Floor.time_latency"
     params = result.get_result_params(name)
@@ -401,9 +405,11 @@ SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.ti
 ])
 def test_main_job_selection_leaves_memory_out_unless_asked(user_args, without, with_memory):
     from tools.bench import runs
-    # All the module runs together.
-    assert set().union(*(asv_selection(args, SUITE_NAMES) for _, args in runs(user_args))) == without
-    assert set().union(*(asv_selection(args, SUITE_NAMES) for _, args in runs(user_args, memory=True))) == with_memory
+    for memory, expected in ((False, without), (True, with_memory)):
+        # All the module runs together, and the one run of the whole suite.
+        assert set().union(*(asv_selection(args, SUITE_NAMES) for _, args in runs(user_args, memory))) == expected
+        (part, args), = runs(user_args, memory, by_module=False)
+        assert part == "" and asv_selection(args, SUITE_NAMES) == expected
 
 
 ALL_BACKENDS = ("mlx_gpu", "mlx_cpu", "cpu", "mps", "cuda", "mlx_gpu_compile")
@@ -427,14 +433,21 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     assert {combination[1:] for combination in selected} == expected
     own = dict(runs(["--bench", "Attention"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
     assert asv_selected(own["-bench_attention"], "bench_attention.CausalAttention.time_latency", attention) == selected
+    # One run of the whole suite (a GPU pass) selects as the module's run does.
+    whole = runs(["--quick"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes), by_module=False)
+    whole_own = runs(["--bench", "Attention|CumSum"], combinations=runnable_combinations(runnable, tf32, precisions,
+                                                                                        dtypes), by_module=False)
+    for (_, args) in (*whole, *whole_own):
+        assert asv_selected(args, "bench_attention.CausalAttention.time_latency", attention) == selected
     floor = [["dim=1"], ALL_BACKENDS]  # a family of float32 alone, without precision: the backend comes last
-    selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_latency", floor)
-    assert {backend for _, backend in selected} == set(runnable)
-    selected = asv_selected(run_args["-bench_floor"], "bench_floor.Floor.time_throughput", floor)
-    assert {backend for _, backend in selected} == set(runnable) - {"mlx_cpu", "cpu"}, "throughput: GPU only"
+    for args in (run_args["-bench_floor"], whole[0][1]):
+        selected = asv_selected(args, "bench_floor.Floor.time_latency", floor)
+        assert {backend for _, backend in selected} == set(runnable)
+        selected = asv_selected(args, "bench_floor.Floor.time_throughput", floor)
+        assert {backend for _, backend in selected} == set(runnable) - {"mlx_cpu", "cpu"}, "throughput: GPU only"
     cumsum = [["dim=1048576 axi=0"], ALL_BACKENDS]  # float32 alone, beside the floor in no table's header
     own = dict(runs(["--bench", "CumSum"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
-    for selection in (run_args["-bench_reductions"], own["-bench_reductions"]):
+    for selection in (run_args["-bench_reductions"], own["-bench_reductions"], whole[0][1], whole_own[0][1]):
         selected = asv_selected(selection, "bench_reductions.CumSum.time_latency", cumsum)
         assert {backend for _, backend in selected} == (set(runnable) if "float32" in dtypes else set()), \
             "a selection without float32 leaves a float32-only family's figures as they are"

@@ -5,9 +5,9 @@ results.
     python -m tools.bench [--machine NAME] [--record-unlisted] [--memory]
                           [asv run options, e.g. --quick --bench Softmax]
 
-Each module runs in one asv run for the CPU backends, then in `OpBenchmark.gpu_rounds` runs for the
-GPU backends (one with --quick), each adding its samples to the last's: a GPU figure is the median
-of processes from separate runs (see `benchmarks/common.py` for why).
+The CPU backends' cases run in one asv run per module; then the GPU backends' in `OpBenchmark.gpu_rounds`
+asv runs of the whole suite (one with --quick), each adding its samples to the last's: a GPU figure is
+the median of processes from separate runs (see `benchmarks/common.py` for why).
 
 Peak memory (`track_peak_memory`) is left out unless --memory asks for it: asv runs it in a process
 of its own per case and backend, which would add a second pass over the suite to every run.
@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import types
+import typing
 from pathlib import Path
 
 from asv.results import iter_results_for_machine_and_hash
@@ -106,17 +107,26 @@ _NOT_MEMORY = rf"^(?![^(]*\.{MEMORY_BENCHMARK}\()"
 MODULES = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
 
 
-def runs(asv_args, memory=False, combinations=""):
+def runs(asv_args, memory=False, combinations="", by_module=True):
     """(log name suffix, asv run arguments) per asv run. asv saves a run's results only when it ends,
-    so the suite runs module by module, a selection of the user's own (--bench) too: a run cut short
-    (a lost device, a time limit) costs one module. Without `memory` every selection, the user's too,
-    leaves out the memory benchmark. `combinations` (see `runnable_combinations`) joins every
-    selection. A module a selection leaves empty still has its run here (`selects_any` tells)."""
+    so with `by_module` the suite runs module by module, a selection of the user's own (--bench) too:
+    a run cut short (a lost device, a time limit) costs one module. Without it, one run takes every
+    module (`backend_groups` says when). Without `memory` every selection, the user's too, leaves out
+    the memory benchmark. `combinations` (see `runnable_combinations`) joins every selection. A module
+    a selection leaves empty still has its run here (`selects_any` tells)."""
     start = "^" if memory else _NOT_MEMORY
+    modules = MODULES if by_module else [None]
+
+    def only(module):
+        return "" if module is None else f"(?={module}\\.)"
+
     if not any(_is_bench_option(arg) for arg in asv_args):
-        return [(f"-{module}", ["--bench", f"{start}{module}\\.{combinations}", *asv_args]) for module in MODULES]
-    return [(f"-{module}", _user_selection(asv_args, rf"^(?={module}\.){start}{combinations}"))
-            for module in MODULES]
+        return [(_part(module), ["--bench", f"{start}{only(module)}{combinations}", *asv_args]) for module in modules]
+    return [(_part(module), _user_selection(asv_args, rf"^{only(module)}{start}{combinations}")) for module in modules]
+
+
+def _part(module):
+    return "" if module is None else f"-{module}"
 
 
 def _user_selection(asv_args, prefix):
@@ -208,25 +218,39 @@ def runnable_combinations(runnable, tf32, precisions, dtypes):
     return "".join(parts)
 
 
+class Pass(typing.NamedTuple):
+    """asv runs over the suite for some backends (`backend_groups`)."""
+    suffix: str  # of the log names
+    backends: list
+    options: list  # asv run's
+    measures_memory: bool
+    by_module: bool  # one asv run per module (`runs`), else one for the whole suite
+
+
 def backend_groups(runnable, quick=False, gpu_rounds=None):
-    """(log name suffix, backends, asv options, whether it measures memory) per pass of asv runs over
-    the suite, in order: the CPU backends' cases in one process each (`OpBenchmark.rounds`); the GPU
-    backends' in `OpBenchmark.gpu_rounds` passes (one with `quick`, as asv's --quick runs one round),
-    the first keeping its samples (--record-samples), the others adding theirs (--append-samples), so
-    the figure is the median over all of them. Each pass is a run of its own, with a forkserver of its
-    own, minutes after the last: asv's rounds within one run (-a rounds=) fork every process from one
-    server (why, where the attributes live). `gpu_rounds` overrides how many passes (fewer: a rougher
-    figure, sooner). Peak memory is one value a process: the first pass only."""
+    """The passes of asv runs over the suite, in order: the CPU backends' cases in one process each
+    (`OpBenchmark.rounds`); the GPU backends' in `OpBenchmark.gpu_rounds` passes (one with `quick`, as
+    asv's --quick runs one round), the first keeping its samples (--record-samples), the others adding
+    theirs (--append-samples), so the figure is the median over all of them. Each pass is a run of its
+    own, with a forkserver of its own, minutes after the last: asv's rounds within one run (-a rounds=)
+    fork every process from one server (why, where the attributes live). `gpu_rounds` overrides how
+    many passes (fewer: a rougher figure, sooner). Peak memory is one value a process: the first pass
+    only.
+
+    The CPU pass goes module by module: its modules take minutes each, and a run cut short costs one.
+    A GPU pass is one asv run: module by module, on the H100 (2026-12-05), the starts of its nine runs
+    (asv's discovery, then its forkserver, each importing torch and MLX) took 9-12 s each, a third of
+    the pass's 4 minutes."""
     from benchmarks.common import GPU_BACKENDS, OpBenchmark
 
     cpu = [name for name in runnable if name not in GPU_BACKENDS]
     gpu = [name for name in runnable if name in GPU_BACKENDS]
-    groups = [("", cpu, [], True)] if cpu else []
+    groups = [Pass("", cpu, [], True, True)] if cpu else []
     passes = 1 if quick else gpu_rounds or OpBenchmark.gpu_rounds
     if gpu and passes == 1:
-        groups.append(("-gpu", gpu, ["--record-samples"] if not quick else [], True))
+        groups.append(Pass("-gpu", gpu, ["--record-samples"] if not quick else [], True, False))
     elif gpu:
-        groups += [(f"-gpu-round{n}", gpu, ["--append-samples" if n > 1 else "--record-samples"], n == 1)
+        groups += [Pass(f"-gpu-round{n}", gpu, ["--append-samples" if n > 1 else "--record-samples"], n == 1, False)
                    for n in range(1, passes + 1)]
     return groups
 
@@ -299,13 +323,14 @@ def main(argv=None):
     machine_dir.mkdir(parents=True, exist_ok=True)
     selected_anything = False
     benchmarks = discovered_benchmarks()
-    for suffix, group, options, measures_memory in backend_groups(runnable, asv_run_args.quick, args.gpu_rounds):
-        combinations = runnable_combinations(group, [name for name in group if BACKENDS[name].has_tf32()],
-                                             selected_precisions(), selected_dtypes())
-        for part, run_args in runs([*options, *asv_args], args.memory and measures_memory, combinations):
+    for group in backend_groups(runnable, asv_run_args.quick, args.gpu_rounds):
+        tf32 = [name for name in group.backends if BACKENDS[name].has_tf32()]
+        combinations = runnable_combinations(group.backends, tf32, selected_precisions(), selected_dtypes())
+        for part, run_args in runs([*group.options, *asv_args], args.memory and group.measures_memory, combinations,
+                                   group.by_module):
             if not selects_any(run_args, benchmarks):
                 continue  # no asv start-up for a module with nothing to run in this selection
-            log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{suffix}.log"
+            log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{group.suffix}.log"
             code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                        "--show-stderr", *run_args, log=log)
             if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
