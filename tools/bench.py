@@ -115,18 +115,11 @@ def runs(asv_args, memory=False, combinations="", by_module=True):
     the memory benchmark. `combinations` (see `runnable_combinations`) joins every selection. A module
     a selection leaves empty still has its run here (`selects_any` tells)."""
     start = "^" if memory else _NOT_MEMORY
-    modules = MODULES if by_module else [None]
-
-    def only(module):
-        return "" if module is None else f"(?={module}\\.)"
-
+    # (log name part, a lookahead that keeps the run to its module)
+    parts = [(f"-{module}", f"(?={module}\\.)") for module in MODULES] if by_module else [("", "")]
     if not any(_is_bench_option(arg) for arg in asv_args):
-        return [(_part(module), ["--bench", f"{start}{only(module)}{combinations}", *asv_args]) for module in modules]
-    return [(_part(module), _user_selection(asv_args, rf"^{only(module)}{start}{combinations}")) for module in modules]
-
-
-def _part(module):
-    return "" if module is None else f"-{module}"
+        return [(part, ["--bench", f"{start}{only}{combinations}", *asv_args]) for part, only in parts]
+    return [(part, _user_selection(asv_args, rf"^{only}{start}{combinations}")) for part, only in parts]
 
 
 def _user_selection(asv_args, prefix):
