@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import types
 import typing
 from pathlib import Path
@@ -219,6 +220,11 @@ class Pass(typing.NamedTuple):
     measures_memory: bool
     by_module: bool  # one asv run per module (`runs`), else one for the whole suite
 
+    @property
+    def name(self):
+        """"CPU pass", "GPU pass" or "GPU pass N", as the time lines of `make bench` call it."""
+        return "CPU pass" if not self.suffix else "GPU pass" + self.suffix.removeprefix("-gpu").replace("-round", " ")
+
 
 def backend_groups(runnable, quick=False, gpu_rounds=None):
     """The passes of asv runs over the suite, in order: the CPU backends' cases in one process each
@@ -316,7 +322,9 @@ def main(argv=None):
     machine_dir.mkdir(parents=True, exist_ok=True)
     selected_anything = False
     benchmarks = discovered_benchmarks()
+    timings = []  # (pass, asv runs, seconds): what a run cost, for the notes of a long one
     for group in backend_groups(runnable, asv_run_args.quick, args.gpu_rounds):
+        began, started = time.perf_counter(), 0
         tf32 = [name for name in group.backends if BACKENDS[name].has_tf32()]
         combinations = runnable_combinations(group.backends, tf32, selected_precisions(), selected_dtypes())
         for part, run_args in runs([*group.options, *asv_args], args.memory and group.measures_memory, combinations,
@@ -326,6 +334,7 @@ def main(argv=None):
             log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{group.suffix}.log"
             code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                        "--show-stderr", *run_args, log=log)
+            started += 1
             if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
                 if "No benchmarks selected" in partial(log).read_text():
                     partial(log).unlink()  # a module or group with nothing to run in this selection
@@ -334,10 +343,17 @@ def main(argv=None):
             selected_anything = True
             partial(log).replace(log)
             record_versions(args.machine, commit, versions)
+        if started:
+            timings.append((group, started, time.perf_counter() - began))
     if not selected_anything:
         sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
                  "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
                  f"{MEMORY_BENCHMARK} only with --memory)")
+
+    for group, started, seconds in timings:
+        print(f"time: {group.name} ({', '.join(group.backends)}): {started} asv run{'s' * (started > 1)}, "
+              f"{seconds:.0f} s")
+    print(f"time: all passes, {sum(seconds for *_, seconds in timings):.0f} s")
 
     # A table for what the machine's results of this release hold: the memory benchmark alone, or the
     # floor alone (it heads the tables, it is no row), makes no speedup table.
