@@ -337,6 +337,23 @@ def test_a_run_from_before_the_dtype_parameter_compares_with_one_after(tmp_path,
     assert "beyond x1.1: 1" in out and "Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in out
 
 
+def test_stability_pairs_two_runs_of_different_environments_in_asvs_table(tmp_path, capsys):
+    # Two checkouts of the project on one machine: asv names each environment by its interpreter's path.
+    write_fake_results(tmp_path / "one", "box", env_name="existing-py_clone-a_.venv_bin_python")
+    write_fake_results(tmp_path / "two", "box", env_name="existing-py_clone-b_.venv_bin_python",
+                       slower=("Softmax / dim=64x1000000 axi=-1", "cpu"))
+    shutil.copy(ROOT / "results" / "benchmarks.json", tmp_path / "two")
+    assert stability.main([str(tmp_path / "one"), str(tmp_path / "two"), "--machine", "box", "--backends", "cpu"]) == 1
+    out = capsys.readouterr().out
+    assert ("two environments (existing-py_clone-a_.venv_bin_python, existing-py_clone-b_.venv_bin_python); asv's "
+            "table pairs their figures under the first's name") in out
+    rows = [cells_of(line) for line in out.splitlines() if line.startswith("| ")]
+    measured = [row for row in rows if ".time_latency(" in row[4] and (row[1] != "n/a" or row[2] != "n/a")]
+    assert len(measured) == 61 and all(row[3] != "n/a" for row in measured), "one row a figure, with its ratio"
+    softmax, = (row for row in measured if "Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'" in row[4])
+    assert softmax[0] == "+" and softmax[3] == "3.00"
+
+
 def test_stability_of_an_unknown_machine_is_one_line(tmp_path, capsys):
     write_fake_results(tmp_path / "one", "box")
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "one"), "--machine", "nope"]) == 1

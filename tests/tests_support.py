@@ -44,20 +44,22 @@ def reference_table_rows():
 
 
 def write_fake_results(results_dir, machine, with_gpu=False, failed=None, release="0.32.4", slower=None,
-                       throughput=False, memory=False, compiled=False, half=None, without_dtype=False, cuda=False):
+                       throughput=False, memory=False, compiled=False, half=None, without_dtype=False, cuda=False,
+                       env_name="existing-fake"):
     """One asv result file for `release` holding the reference table's milliseconds (`slower`: a
     (row, backend) whose time is tripled); with `memory`, peaks of the result's size on MLX's
     backends and twice it on torch's where a time was measured; with `compiled`, mlx_gpu_compile at half
     mlx_gpu's time (with_gpu); `half`: {dtype: factor}, that dtype's cells hold float32's
     milliseconds times factor, the other dtypes are skipped; `without_dtype`: as written before the
-    dtype parameter existed; `cuda`: an NVIDIA machine, mlx_gpu and cuda (mps's milliseconds)."""
+    dtype parameter existed; `cuda`: an NVIDIA machine, mlx_gpu and cuda (mps's milliseconds);
+    `env_name`: asv's name of the environment that ran it."""
     results_dir = Path(results_dir)
     (results_dir / machine).mkdir(parents=True, exist_ok=True)
     asv_util.write_json(str(results_dir / machine / "machine.json"), {"machine": machine, "version": Machine.api_version},
                         Machine.api_version)
     commit = timeline.build()[release]
     params = {"machine": machine, "python": "3.11.7", "mlx": release, "torch": "2.13.0", "numpy": "2.4.6"}
-    result = Results(params, {}, commit, 0, "3.11", "existing-fake", {})
+    result = Results(params, {}, commit, 0, "3.11", env_name, {})
     reference = reference_table_rows()
     column = {"mlx_gpu": 0, "mlx_cpu": 1, "mps": 2, "cpu": 3, "cuda": 2}
     factors = {"float32": 1, **(half or {})}

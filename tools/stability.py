@@ -38,9 +38,11 @@ from tools.speedup_table import RESULTS, TableError, emit, load_results, pick_re
 from tools.timeline import ROOT
 
 
-def resultset(result, selection=None):
+def resultset(result, selection=None, env_name=None):
     """A result as the rows asv's comparison table reads: the figures `selection` picks (a backend and
-    dtype selection keeps a grid of parameters, which is what asv's rows are read from)."""
+    dtype selection keeps a grid of parameters, which is what asv's rows are read from), under
+    `env_name` if given: asv pairs two runs' rows by machine and environment, and the same release
+    run from two checkouts or interpreters is two environments (`existing-py_<interpreter path>`)."""
     selection = selection or Selection()
     for key in filter(selection.benchmark, result.get_all_result_keys()):
         params = result.get_result_params(key)
@@ -55,7 +57,8 @@ def resultset(result, selection=None):
         for read in (result.get_result_value, result.get_result_stats, result.get_result_samples):
             listed = read(key, params)
             columns.append(None if listed is None else [listed[index] for index in kept])
-        yield (key, grid, *columns, result.benchmark_version.get(key), result.params["machine"], result.env_name)
+        yield (key, grid, *columns, result.benchmark_version.get(key), result.params["machine"],
+               env_name or result.env_name)
 
 
 def figures(result, key):
@@ -278,11 +281,15 @@ def main(argv=None):
         if warming:
             text += ("\nA process's first samples over the median of its others (asv's timing path warming "
                      f"up; `warmup_time` in benchmarks/common.py):\n\n{first_samples_table(warming)}\n")
+        if first.env_name != second.env_name:
+            text += (f"\nThe runs come from two environments ({first.env_name}, {second.env_name}); asv's table "
+                     "pairs their figures under the first's name.\n")
         agreed.append(ok)
         table = io.StringIO()
         with contextlib.redirect_stdout(table):
             Compare.print_table(conf, first.commit_hash, second.commit_hash, factor=args.factor, split=False,
-                                resultset_1=resultset(first, selection), resultset_2=resultset(second, selection),
+                                resultset_1=resultset(first, selection),
+                                resultset_2=resultset(second, selection, env_name=first.env_name),
                                 machine=args.machine,
                                 sort="ratio")
         return table.getvalue() + text
