@@ -456,27 +456,6 @@ def _status_bytes(field):
     raise KeyError(f"no {field}")
 
 
-# glibc gives freed memory at the top of its heap back to the kernel once enough is free there, and
-# whether a call's temporaries end at the top depends on where small allocations happened to land.
-# So a process of torch's RMSNorm `1x32x8192` on cpu either faulted its 1.9 MB of temporaries back
-# in on every call (480 page faults, 800 us) or never did (70 us): 4 of 6 processes were slow on this
-# project's 2-core box, and a figure jumped x9 from one run to the next
-# (docs/measurements/vm-cpu-page-faults-2026-12-05). With HEAP_TOP_PAD kept free at the top, every
-# process reuses the pages, as MLX's own buffer cache always does. Set when the suite is imported, so
-# asv's forkserver hands it to every case. `rss_peak` trims the heap itself before it measures.
-M_TOP_PAD = -2  # mallopt's parameter (glibc's malloc.h)
-HEAP_TOP_PAD = 64 << 20
-
-
-def keep_freed_heap():
-    """Whether glibc's malloc now keeps HEAP_TOP_PAD bytes free at its heap's top instead of handing
-    them back (False where the C library has no mallopt, as on macOS)."""
-    mallopt = getattr(_libc(), "mallopt", None)
-    return bool(mallopt) and mallopt(M_TOP_PAD, HEAP_TOP_PAD) == 1
-
-
-keep_freed_heap()
-
 GPU_BACKENDS = ("mlx_gpu", "mps", "cuda", "mlx_gpu_compile")
 BACK_TO_BACK = 10  # calls per throughput sample; asv's figure for time_throughput is for all of them
 

@@ -1,7 +1,6 @@
-"""Fairness that is not a value: layout, no copies in the timed call, precision modes, memory reused
-as steadily by torch on the CPU as by MLX, and a suite that touches no GPU at import."""
+"""Fairness that is not a value: layout, no copies in the timed call, precision modes, and a suite
+that touches no GPU at import."""
 
-import ctypes
 import subprocess
 import sys
 
@@ -145,28 +144,3 @@ def test_importing_the_suite_touches_no_gpu():
     )
     assert run.returncode == 0 and run.stdout.strip() == "mlx imported: False | cuda started: False", (
         run.stdout + run.stderr)
-
-
-# A process of the case whose temporaries (1.9 MB a call) glibc handed back to the kernel after every
-# call in 4 of 6 processes before the suite kept its heap's top (keep_freed_heap).
-PAGE_FAULTS_A_CALL = """
-import resource, sys
-from benchmarks.bench_normalization import RMSNorm
-bench, params = RMSNorm(), ("dim=1x32x8192 dim=8192", "cpu")
-bench.setup(*params)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(50):
-    bench.time_latency(*params)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
-"""
-
-
-@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallopt"), reason="the C library has no mallopt (glibc only)")
-def test_torch_on_the_cpu_reuses_a_calls_freed_memory_in_every_process():
-    from benchmarks.backends import keep_freed_heap
-
-    assert keep_freed_heap()
-    for _ in range(4):  # each a new process: where its small allocations land differs
-        run = subprocess.run([sys.executable, "-c", PAGE_FAULTS_A_CALL], cwd=ROOT, capture_output=True, text=True)
-        assert run.returncode == 0, run.stderr
-        assert float(run.stdout) < 1, f"{run.stdout.strip()} page faults a call: the heap handed its pages back"
