@@ -8,6 +8,8 @@ fam = next(f for f in op_families() if f.__name__ == family_name)
 bench = fam()
 params = (label, backend, "strict") if fam.uses_matrix_units else (label, backend)
 if len(fam.params) > len(params): params = (*params, "float32")
+import ctypes
+for i in range(3, len(sys.argv), 2): assert ctypes.CDLL(None).mallopt(int(sys.argv[i]), int(sys.argv[i + 1])) == 1
 bench.setup(*params)
 times = []
 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
