@@ -456,6 +456,30 @@ def _status_bytes(field):
     raise KeyError(f"no {field}")
 
 
+# glibc's malloc hands freed memory back to the kernel on its own schedule, and torch's CPU calls
+# allocate through it (MLX keeps its own buffer cache). Whether a call's temporaries end at the top of
+# the heap, and so are handed back, depends on where small allocations happened to land, and whether
+# a freed 8 MB output is mapped afresh depends on whether the mmap threshold, which rises as large
+# blocks are freed, has risen yet. So a process of torch's RMSNorm `1x32x8192` on cpu took 800 us a
+# call with 480 page faults, or 70 us with none, by process (4 of 6 slow), and PReLU `128x16x1024`
+# 3 ms or 0.15 ms by when (docs/measurements/vm-cpu-page-faults-2026-12-05). Fixed at glibc's largest
+# automatic threshold (32 MB) and with 64 MB kept free at the heap's top, every process reuses its
+# pages, as the faster processes did already; larger outputs are mapped, and faulted in, on every call
+# in every process. Set when the suite is imported, so asv's forkserver hands it to every case.
+# PyTorch's own CPU tuning advice (an allocator that keeps freed memory) is the same remedy.
+# `rss_peak` trims the heap itself before it measures.
+MALLOPT = (("M_MMAP_THRESHOLD", -3, 32 << 20), ("M_TOP_PAD", -2, 64 << 20))  # parameter numbers: glibc's malloc.h
+
+
+def keep_freed_memory():
+    """Whether glibc's malloc now keeps the memory calls free, as MALLOPT sets (False where the C
+    library has no mallopt, as on macOS)."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    return bool(mallopt) and all(mallopt(param, value) == 1 for _, param, value in MALLOPT)
+
+
+keep_freed_memory()
+
 GPU_BACKENDS = ("mlx_gpu", "mps", "cuda", "mlx_gpu_compile")
 BACK_TO_BACK = 10  # calls per throughput sample; asv's figure for time_throughput is for all of them
 
