@@ -363,10 +363,11 @@ def test_stability_of_an_unknown_machine_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["MatMul / dim=1x2"], "error: no case 'MatMul / dim=1x2'; write it as the tables do"),
     (["MatMul / dim=1000x64x256 dim=256x32", "--backend", "cuda"], "error: cuda: torch has no CUDA device"),
+    (["GELU / dim=1x32x11008", "--backend", "mlx_gpu_compile"], "error: mlx_gpu_compile: MLX has no GPU backend"),
 ])
 def test_profile_case_refuses_bad_input_in_one_line(args, message):
-    if "--backend" in args and not BACKENDS["cuda"].unavailable_reason():
-        pytest.skip("this machine has CUDA: the case would be profiled")
+    if "--backend" in args and not BACKENDS[args[args.index("--backend") + 1]].unavailable_reason():
+        pytest.skip("this machine has the backend: the case would be profiled")
     run = subprocess.run([sys.executable, "-m", "tools.profile_case", *args], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1 and run.stderr.strip().startswith(message) and run.stderr.strip().count("\n") == 0
 

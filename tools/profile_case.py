@@ -2,6 +2,7 @@
 sees the kernels and CUDA runtime calls of both frameworks.
 
     python -m tools.profile_case "MatMul / dim=1000000x64 dim=64x1024" --backend mlx_gpu --precision tf32
+    python -m tools.profile_case "GELU / dim=1x32x11008" --backend mlx_gpu_compile
 
 Prints, per kernel and per runtime call, the total over --calls synchronised calls (after a warm-up),
 as torch's profiler table does; `--back-to-back` profiles the throughput form instead.
@@ -18,7 +19,7 @@ from tools.speedup_table import TableError, find_row
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.profile_case", description=__doc__.split("\n\n")[0])
     parser.add_argument("row", help="the table's row name: 'Family / case label'")
-    parser.add_argument("--backend", choices=("mlx_gpu", "cuda"), default="mlx_gpu")
+    parser.add_argument("--backend", choices=("mlx_gpu", "mlx_gpu_compile", "cuda"), default="mlx_gpu")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
     parser.add_argument("--calls", type=above_zero(int, "number of calls"), default=20, help="calls profiled (default: 20)")
     parser.add_argument("--back-to-back", action="store_true", help=f"{BACK_TO_BACK} calls, one synchronisation")
