@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Detached on the device: everything in a copy of the tree (/tmp/mb), logs in /tmp/logs.
-# Session 14 (2026-12-05), about 5 device minutes left, so the probes take fewer processes. On the H100 first: the events-instrument
-# probe of three MLX cases (tools.fidelity's exceptions, explained so far on the H200 only). Then:
-# GELU 1x32x11008 plain and compiled (compiled was the slower, not looked into); torch's convolutions
-# timed again with cuDNN's autotuner (the committed figures predate it); make bench's CPU pass on this
-# host (its columns date from 2026-11-25, before the suite's malloc setting, 25d15d8), as far as the
-# lease goes: module by module, what is done is copied to $L/results every 30 s.
+# Ready after session 14 (2026-12-05), for a lease of 30 device minutes (about 26 of work after the
+# installs). On the H100 first: the events-instrument probe of three MLX cases (tools.fidelity's
+# exceptions, explained so far on the H200 only; 4.3 minutes there). Then: GELU 1x32x11008 plain and
+# compiled (compiled was the slower); torch's convolutions timed again with cuDNN's autotuner (the
+# committed figures predate it); make bench's CPU pass on this host (its columns date from
+# 2026-11-25, before the suite's malloc setting, 25d15d8; about 12 minutes), as far as the lease
+# goes: module by module, what is done is copied to $L/results every 30 s.
 set -u
 src=$PWD
 rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && cd /tmp/mb
@@ -23,7 +24,7 @@ if [ $M = h100-sxm-80gb ]; then
   for r in "MatMul / dim=1000x64x1024 dim=1000x1024x32" "BCE / dim=100000x32 dim=100000x32" \
            "CausalAttention / dim=8x12x512x64 dim=8x12x512x64 dim=8x12x512x64"; do
     for e in "" --with-events; do
-      echo "## $r ${e:-(host clock only)}"; timeout 150 python3 -m tools.processes "$r" --backend mlx_gpu --processes 3 $e
+      echo "## $r ${e:-(host clock only)}"; timeout 150 python3 -m tools.processes "$r" --backend mlx_gpu --processes 6 $e
     done
   done > $L/instrument-probes.txt 2>&1
   mark "end P rc=$?"
@@ -32,7 +33,7 @@ fi
 mark "start G: GELU 1x32x11008, plain and compiled MLX: kernels (tools.profile_case) and per process"
 for b in mlx_gpu_compile mlx_gpu; do
   echo "## profile $b"; timeout 120 python3 -m tools.profile_case "GELU / dim=1x32x11008" --backend $b --calls 50
-  echo "## processes $b"; timeout 120 python3 -m tools.processes "GELU / dim=1x32x11008" --backend $b --processes 2
+  echo "## processes $b"; timeout 120 python3 -m tools.processes "GELU / dim=1x32x11008" --backend $b --processes 3
 done > $L/gelu.txt 2>&1
 mark "end G rc=$?"
 
