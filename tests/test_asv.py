@@ -339,6 +339,19 @@ def test_main_job_runs_module_by_module_a_selection_too_and_starts_asv_only_wher
     assert all(selects_any(args, None) for _, args in runs(["-b", "Softmax"])), "no listing: asv's run decides"
 
 
+def test_a_selection_ending_in_dollar_selects_nothing_and_its_error_says_what_selects():
+    from tools.bench import discovered_benchmarks, no_selection_error, runs, selects_any
+    benchmarks = discovered_benchmarks()
+
+    def modules_selected(pattern):
+        return [part for part, args in runs(["--bench", pattern]) if selects_any(args, benchmarks)]
+
+    assert modules_selected(r"^bench_convolution\..*time_latency$") == [], "asv matches name(params) only"
+    assert modules_selected(r"^bench_convolution\..*time_latency\(") == ["-bench_convolution"]
+    assert "end the pattern with '\\(' instead of '$'" in no_selection_error(["--bench", "time_latency$"])
+    assert "instead of" not in no_selection_error(["--quick", "--bench", "NoSuchBenchmark"])
+
+
 def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their_samples():
     from benchmarks.common import OpBenchmark
     from tools.bench import backend_groups

@@ -82,6 +82,17 @@ def parsed_asv_run(asv_args):
     return args, None
 
 
+def no_selection_error(asv_args):
+    """The one line for a selection that runs nothing. asv matches each case of a parameterised
+    benchmark (all of the suite's) as `name(param, ...)`, never the bare name, so a pattern that ends
+    with `$` after the method name selects nothing: the line says what to write instead."""
+    hint = ""
+    if any(pattern.endswith("$") and not pattern.endswith(r"\)$") for pattern in parsed_asv_run(asv_args)[0].bench):
+        hint = r"; asv matches a case as name(param, ...), so end the pattern with '\(' instead of '$'"
+    return (f"error: {' '.join(asv_args)!r} selects no benchmark of the suite{hint}; `asv check --python=same` "
+            f"lists their names (e.g. bench_activations.Softmax.time_latency; {MEMORY_BENCHMARK} only with --memory)")
+
+
 def environment_name():
     """The name asv gives this interpreter's environment (`--python=same`), as in its result files."""
     from asv.environment import get_env_name
@@ -346,9 +357,7 @@ def main(argv=None):
         if started:
             timings.append((group, started, time.perf_counter() - began))
     if not selected_anything:
-        sys.exit(f"error: {' '.join(asv_args)!r} selects no benchmark of the suite; `asv check "
-                 "--python=same` lists their names (e.g. bench_activations.Softmax.time_latency; "
-                 f"{MEMORY_BENCHMARK} only with --memory)")
+        sys.exit(no_selection_error(asv_args))
 
     for group, started, seconds in timings:
         print(f"time: {group.name} ({', '.join(group.backends)}): {started} asv run{'s' * (started > 1)}, "
