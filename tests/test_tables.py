@@ -231,6 +231,21 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
     assert old_rows == new_rows and len(new_rows) == TABLE_ROWS
 
 
+def test_the_h200_tables_come_from_its_results_with_cpu_columns_and_autotuned_convolutions():
+    committed = ROOT / "results" / "h200-141gb"
+    for name, args in (("", []), ("-strict-latency", []), ("-tf32-latency", ["--precision", "tf32"]),
+                       ("-strict-throughput", ["--metric", "throughput"]),
+                       ("-tf32-throughput", ["--precision", "tf32", "--metric", "throughput"])):
+        run = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h200-141gb", *args],
+                             cwd=ROOT, capture_output=True, text=True)
+        rows = table_rows((committed / f"speedup-mlx-0.32.4{name}.md").read_text())
+        assert run.returncode == 0 and table_rows(run.stdout) == rows and len(rows) == TABLE_ROWS, name
+    latency = table_rows((committed / "speedup-mlx-0.32.4.md").read_text())
+    assert all(float(cells[1]) > 0 and float(cells[2]) > 0 for cells in latency.values()), \
+        "mlx_cpu and cpu timed in every row (the CPU pass of 2026-12-06)"
+    assert float(latency["Conv1d / dim=100x256x256 dim=8x3x256"][3]) < 1, "cuda autotuned: 0.106 ms, 18.5 before"
+
+
 def test_the_readme_shows_the_committed_h100_table_as_it_is():
     table = (ROOT / "results" / "h100-sxm-80gb" / "speedup-mlx-0.32.4-strict-latency.md").read_text().strip()
     assert table in (ROOT / "README.md").read_text(), "README's H100 table: paste the committed one"
