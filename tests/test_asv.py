@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import textwrap
@@ -384,10 +385,31 @@ def test_main_job_refuses_a_number_of_gpu_rounds_below_one_or_beside_quick(capsy
     assert "--quick runs the GPU backends' cases once" in str(exit_.value.code)
 
 
+def test_main_job_refuses_a_wake_up_latency_it_cannot_hold_before_any_pass(tmp_path, monkeypatch, capsys):
+    from tools import bench as main_job, cpu_wakeup
+
+    monkeypatch.setattr(cpu_wakeup, "REQUEST", str(tmp_path / "cpu_dma_latency"))
+    with pytest.raises(SystemExit) as exit_:
+        main_job.main(["--cpu-latency-us", "0", "--machine", "box", "--quick", "--bench", "NoSuchBenchmark"])
+    assert str(exit_.value.code) == (f"error: cannot hold the CPUs' wake-up latency: {tmp_path / 'cpu_dma_latency'}: "
+                                     "No such file or directory; run as root on Linux, or leave out --cpu-latency-us")
+    assert not (main_job.RESULTS / "box").exists(), "refused before asv ran"
+    with pytest.raises(SystemExit) as exit_:
+        main_job.main(["--cpu-latency-us", "-1"])
+    assert exit_.value.code == 2 and "'-1' is no number of microseconds" in capsys.readouterr().err
+
+
 def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
     project = project_copy(tmp_path, {"bench_floor.py": None}, cpu_as_gpu=True)
-    run = bench("--machine", "box", "--bench", r"Floor\.time_latency", backends="cpu", home=tmp_path, cwd=project)
+    request = tmp_path / "cpu_dma_latency"  # a plain file keeps what the kernel's would take
+    request.write_bytes(b"")
+    wakeup = project / "tools" / "cpu_wakeup.py"
+    wakeup.write_text(wakeup.read_text().replace('REQUEST = "/dev/cpu_dma_latency"', f"REQUEST = {str(request)!r}"))
+    run = bench("--machine", "box", "--bench", r"Floor\.time_latency", "--cpu-latency-us", "5", backends="cpu",
+                home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert struct.unpack("i", request.read_bytes()) == (5,) and "held to a wake-up latency of 5 us during the GPU " \
+        "passes" in run.stdout, "the limit held while the GPU passes ran"
     logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
     assert logs == [f"{importlib.metadata.version('mlx')}-gpu-round{n}.log" for n in (1, 2, 3)], "a pass: one asv run"
     passes = re.findall(r"^time: GPU pass (\d) \(cpu\): 1 asv run, (\d+) s$", run.stdout, re.M)

@@ -21,7 +21,7 @@ from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
 from tests_support import cells_of, gpu_run, project_copy, write_fake_results
-from tools import fidelity, options, processes, stability
+from tools import cpu_wakeup, fidelity, options, processes, stability
 from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -179,8 +179,7 @@ def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():
     rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2")}
     assert rows["p1"] == ["p1", "10.0", "25.0", "", "", "", "", "20.0", "3", "1,2", "1"]
     assert rows["p2"][1] == "40.0" and rows["p2"][-4:] == ["40.0", "1", "3", "0"]
-    assert text.rstrip().splitlines()[-2:] == ["slowest process over fastest: 2.000",
-                                               f"CPU idle states (exit latency): {processes.idle_states() or 'not shown by this system'}"]
+    assert text.rstrip().splitlines()[-2:] == ["slowest process over fastest: 2.000", cpu_wakeup.described(None)]
 
 
 def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_one_line():
@@ -201,24 +200,26 @@ def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_o
 def test_processes_can_hold_the_cpus_wake_up_latency_and_name_their_idle_states(tmp_path):
     request = tmp_path / "cpu_dma_latency"  # the kernel's file takes a 32-bit value; a plain file keeps it
     request.write_bytes(b"")
-    with processes.cpu_latency_held(7, str(request)):
+    with cpu_wakeup.held(7, str(request)):
         assert struct.unpack("i", request.read_bytes()) == (7,), "written before the processes run"
     with pytest.raises(SystemExit, match=r"^error: cannot hold the CPUs' wake-up latency: .*missing: No such file "
                                          r"or directory; run as root on Linux, or leave out --cpu-latency-us$"):
-        with processes.cpu_latency_held(0, str(tmp_path / "missing")):
+        with cpu_wakeup.held(0, str(tmp_path / "missing")):
             pass
+    with cpu_wakeup.held(None, str(tmp_path / "missing")):
+        pass  # no limit asked for: nothing opened, nothing refused
     for number, name, latency in ((0, "POLL", 0), (2, "C6", 170), (10, "C10", 890), (1, "C1", 2)):
         state = tmp_path / "cpuidle" / f"state{number}"
         state.mkdir(parents=True)
         (state / "name").write_text(f"{name}\n")
         (state / "latency").write_text(f"{latency}\n")
-    assert processes.idle_states(tmp_path / "cpuidle") == "POLL 0 us, C1 2 us, C6 170 us, C10 890 us"
-    assert processes.idle_states(tmp_path / "none") == ""
+    assert cpu_wakeup.idle_states(tmp_path / "cpuidle") == "POLL 0 us, C1 2 us, C6 170 us, C10 890 us"
+    assert cpu_wakeup.idle_states(tmp_path / "none") == ""
     text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [[(0.05, 10.0, 1)]], cpu_latency_us=0)
     assert text.rstrip().endswith("; held to a wake-up latency of 0 us")
     for bad in ("-1", "x", "2147483648"):
         with pytest.raises(argparse.ArgumentTypeError, match=f"'{bad}' is no number of microseconds"):
-            processes.microseconds(bad)
+            cpu_wakeup.microseconds(bad)
 
 
 def test_processes_with_events_records_fidelitys_events_around_each_call_and_only_on_a_gpu(monkeypatch):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from asv.results import iter_results_for_machine_and_hash
 
-from tools import timeline
+from tools import cpu_wakeup, timeline
 from tools.options import above_zero
 
 ROOT = timeline.ROOT
@@ -290,6 +290,9 @@ def main(argv=None):
     parser.add_argument("--gpu-rounds", type=above_zero(int, "number of asv runs"), metavar="N",
                         help="asv runs for the GPU backends' cases (default: OpBenchmark.gpu_rounds, "
                              "each a process per figure; 1 for a first look: one process of up to 25 samples)")
+    parser.add_argument("--cpu-latency-us", type=cpu_wakeup.microseconds, metavar="US",
+                        help="hold Linux's CPU wake-up latency limit at this many us during the GPU passes "
+                             f"({cpu_wakeup.REQUEST}, root only; tools/cpu_wakeup.py says why)")
     args, asv_args = parser.parse_known_args(argv)
     if not MACHINE_NAME.fullmatch(args.machine) or args.machine in (".", ".."):
         sys.exit(f"error: machine name {args.machine!r} cannot name a folder of results/; "
@@ -298,6 +301,8 @@ def main(argv=None):
     if usage_error:
         sys.exit(f"error: asv run does not accept {' '.join(asv_args)!r}: {usage_error} "
                  "(`asv run --help` lists its options)")
+    with cpu_wakeup.held(args.cpu_latency_us):
+        pass  # a limit that cannot be held stops the run here, before any pass, not after the CPU pass
     if args.gpu_rounds and asv_run_args.quick:
         sys.exit("error: --quick runs the GPU backends' cases once, a sample each, and --gpu-rounds asks for "
                  f"{args.gpu_rounds} runs: drop one of them")
@@ -338,22 +343,23 @@ def main(argv=None):
         began, started = time.perf_counter(), 0
         tf32 = [name for name in group.backends if BACKENDS[name].has_tf32()]
         combinations = runnable_combinations(group.backends, tf32, selected_precisions(), selected_dtypes())
-        for part, run_args in runs([*group.options, *asv_args], args.memory and group.measures_memory, combinations,
-                                   group.by_module):
-            if not selects_any(run_args, benchmarks):
-                continue  # no asv start-up for a module with nothing to run in this selection
-            log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{group.suffix}.log"
-            code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
-                       "--show-stderr", *run_args, log=log)
-            started += 1
-            if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
-                if "No benchmarks selected" in partial(log).read_text():
-                    partial(log).unlink()  # a module or group with nothing to run in this selection
-                    continue
-                sys.exit(f"error: asv run failed (exit {code}); its output is in {partial(log).relative_to(ROOT)}")
-            selected_anything = True
-            partial(log).replace(log)
-            record_versions(args.machine, commit, versions)
+        with cpu_wakeup.held(args.cpu_latency_us if group.suffix else None):  # the GPU passes only
+            for part, run_args in runs([*group.options, *asv_args], args.memory and group.measures_memory, combinations,
+                                       group.by_module):
+                if not selects_any(run_args, benchmarks):
+                    continue  # no asv start-up for a module with nothing to run in this selection
+                log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{group.suffix}.log"
+                code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
+                           "--show-stderr", *run_args, log=log)
+                started += 1
+                if code not in (0, 2):  # 2: some cases failed; they are results, shown as failed in the table
+                    if "No benchmarks selected" in partial(log).read_text():
+                        partial(log).unlink()  # a module or group with nothing to run in this selection
+                        continue
+                    sys.exit(f"error: asv run failed (exit {code}); its output is in {partial(log).relative_to(ROOT)}")
+                selected_anything = True
+                partial(log).replace(log)
+                record_versions(args.machine, commit, versions)
         if started:
             timings.append((group, started, time.perf_counter() - began))
     if not selected_anything:
@@ -363,6 +369,8 @@ def main(argv=None):
         print(f"time: {group.name} ({', '.join(group.backends)}): {started} asv run{'s' * (started > 1)}, "
               f"{seconds:.0f} s")
     print(f"time: all passes, {sum(seconds for *_, seconds in timings):.0f} s")
+    if args.cpu_latency_us is not None and any(group.suffix for group, *_ in timings):
+        print(f"note: {cpu_wakeup.described(args.cpu_latency_us)} during the GPU passes")
 
     # A table for what the machine's results of this release hold: the memory benchmark alone, or the
     # floor alone (it heads the tables, it is no row), makes no speedup table.

@@ -17,11 +17,8 @@ to several CPUs: the frameworks' worker threads share them (pinned to one CPU of
 clock): run with and without it, it tells whether the check's instrument moves what it checks. On
 MLX's GPU that instrument brings torch's CUDA into a process asv never starts it in.
 
---cpu-latency-us holds Linux's CPU wake-up latency limit (`/dev/cpu_dma_latency`, root only) at that
-many microseconds while the processes run, so no CPU sleeps in an idle state slower to leave (0: none
-deeper than polling). A synchronised GPU call's host thread sleeps until the GPU is done (MLX waits on
-a blocking-sync event) and wakes inside the timed call: if a process's level is the depth its CPU fell
-asleep to, the levels close up with it. The report names the CPU's idle states and their exit times.
+--cpu-latency-us holds Linux's CPU wake-up latency limit while the processes run (root only;
+`tools/cpu_wakeup.py` says why a GPU figure may depend on it); each report names the CPU's idle states.
 """
 
 import argparse
@@ -29,52 +26,19 @@ import contextlib
 import io
 import os
 import statistics
-import struct
 import sys
 import time
-from pathlib import Path
 
 from tabulate import tabulate
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
+from tools import cpu_wakeup
 from tools.forked import forked
 from tools.options import above_zero
 from tools.speedup_table import TableError, find_row
 from tools.stability import spread
 
 WINDOWS_S = (0.1, 0.3, 0.6, 1.0, 2.0, 5.0)  # ends of the windows of time after the warm-up
-CPU_LATENCY = "/dev/cpu_dma_latency"
-IDLE_STATES = "/sys/devices/system/cpu/cpu0/cpuidle"
-
-
-@contextlib.contextmanager
-def cpu_latency_held(microseconds, path=CPU_LATENCY):
-    """Linux's PM QoS request: while the file stays open with the value written, no CPU enters an
-    idle state that takes longer to leave. The request ends when the file is closed, even on a crash."""
-    try:
-        held = os.open(path, os.O_WRONLY)
-    except OSError as error:
-        sys.exit(f"error: cannot hold the CPUs' wake-up latency: {path}: {error.strerror}; run as root on "
-                 f"Linux, or leave out --cpu-latency-us")
-    try:
-        os.write(held, struct.pack("i", microseconds))
-        yield
-    finally:
-        os.close(held)
-
-
-def microseconds(text):
-    """--cpu-latency-us: a whole number of microseconds from 0, as the kernel takes it (32 bits)."""
-    if not text.isdigit() or int(text) >= 2**31:
-        raise argparse.ArgumentTypeError(f"{text!r} is no number of microseconds: give a whole number from 0, e.g. 0")
-    return int(text)
-
-
-def idle_states(folder=IDLE_STATES):
-    """CPU 0's idle states as 'name exit-latency us', shallowest first; empty where Linux shows none."""
-    states = sorted(Path(folder).glob("state*"), key=lambda state: int(state.name[5:]))
-    return ", ".join(f"{(state / 'name').read_text().strip()} {(state / 'latency').read_text().strip()} us"
-                     for state in states)
 
 
 def current_cpu():
@@ -142,10 +106,8 @@ def report(row, backend, precision, processes, with_events=False, cpu_latency_us
                      disable_numparse=True)
     medians = [median_us(calls) for calls in processes]
     instrument = ", tools.fidelity's device events recorded around each call" if with_events else ""
-    held = "" if cpu_latency_us is None else f"; held to a wake-up latency of {cpu_latency_us} us"
     return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
-            f"slowest process over fastest: {spread(medians):.3f}\n"
-            f"CPU idle states (exit latency): {idle_states() or 'not shown by this system'}{held}\n")
+            f"slowest process over fastest: {spread(medians):.3f}\n{cpu_wakeup.described(cpu_latency_us)}\n")
 
 
 def affinity(text):
@@ -170,8 +132,8 @@ def main(argv=None):
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
     parser.add_argument("--with-events", action="store_true",
                         help="record tools.fidelity's device events around each call too (GPU backends)")
-    parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
-                        help=f"hold the CPUs' wake-up latency at this many us while the processes run ({CPU_LATENCY})")
+    parser.add_argument("--cpu-latency-us", type=cpu_wakeup.microseconds, metavar="US",
+                        help=f"hold the CPUs' wake-up latency at this many us while the processes run ({cpu_wakeup.REQUEST})")
     args = parser.parse_args(argv)
     if args.with_events and args.backend not in GPU_BACKENDS:
         parser.error(f"--with-events records device events: {args.backend} is no GPU backend (give one of "
@@ -185,8 +147,7 @@ def main(argv=None):
     except NotImplementedError as error:
         sys.exit(f"error: {error}")
     processes = []
-    held = contextlib.nullcontext() if args.cpu_latency_us is None else cpu_latency_held(args.cpu_latency_us)
-    with held:
+    with cpu_wakeup.held(args.cpu_latency_us):
         for _ in range(args.processes):
             calls, exitcode = forked(timed_calls, args.row, args.backend, args.precision, args.seconds,
                                      args.cpu_affinity, args.with_events, fresh=True)
