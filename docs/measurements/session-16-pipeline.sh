@@ -24,7 +24,7 @@ mark "start L: CPU idle states, then tools.processes without and with --cpu-late
   for s in /sys/devices/system/cpu/cpu0/cpuidle/state*; do echo "$(cat $s/name) $(cat $s/latency) $(cat $s/usage) $(cat $s/time) $(cat $s/disable)"; done
   echo "## driver: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>&1) governor: $(cat /sys/devices/system/cpu/cpuidle/current_governor_ro 2>&1)"
   echo "## cpufreq: $(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>&1)"
-  cat /sys/module/haltpoll/parameters/* 2>/dev/null | paste -sd' ' | sed 's/^/## haltpoll parameters: /'
+  for f in /sys/module/haltpoll/parameters/*; do echo "## haltpoll $(basename $f) $(cat $f)"; done 2>/dev/null
   ls -la /dev/cpu_dma_latency 2>&1
   for r in "GELU / dim=1x32x11008|mlx_gpu_compile" "GELU / dim=1x32x11008|mlx_gpu" "Floor / dim=1|mlx_gpu" "Floor / dim=1|cuda"; do
     row=${r%|*}; b=${r#*|}
