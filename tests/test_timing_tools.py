@@ -154,6 +154,25 @@ def test_fidelity_measures_the_cases_it_judges_and_the_floor_unless_asked_for_al
     assert all(map(fidelity.Wanted(None), [*figures, ("Sort", "failed on asv", "mlx_gpu", "strict")]))
 
 
+def test_fidelity_runs_each_case_in_a_process_of_its_own_as_asv_does(monkeypatch):
+    # A case's time depends on what its process ran before, so no case shares a process with another.
+    forks = []
+
+    def fake_forked(target, *args):
+        forks.append((target, args))
+        died = args[1] == "dim=64x128x1024"  # the second case's process dies before it sends anything
+        return ([] if died else [{"family": args[0], "case": args[1], "backend": args[2], "precision": args[3]}],
+                -11 if died else 0)
+
+    monkeypatch.setattr(fidelity, "forked", fake_forked)
+    monkeypatch.setattr(fidelity, "GPU_BACKENDS", ("cpu",))
+    monkeypatch.setattr(fidelity, "selected_backends", lambda: ("cpu",))
+    sent = []
+    fidelity.measure_once(1, lambda key: key[0] == "ReLU", sent.append)
+    assert forks == [(fidelity.measure_case, ("ReLU", label, "cpu", "strict")) for label in ReLU.cases]
+    assert [record.get("error") for record in sent] == [None, "process died (exit -11)"] and len(ReLU.cases) == 2
+
+
 def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
     # In a copy of the project where cpu counts as a GPU backend and the host's clock stands in for
     # device events: the whole run, its passes, their processes and the report.

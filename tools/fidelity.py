@@ -4,9 +4,11 @@ device events around each call (many calls, median), and printed beside asv's me
 
     python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--output FILE]
 
-Run it on the machine whose results it reads, after `make bench`. Each family, backend and precision
-mode runs in a process of its own, forked like asv's cases (a case that kills its process takes only
-that process's remaining cases with it), in as many passes as asv's figure came from
+Run it on the machine whose results it reads, after `make bench`. Each case, backend and precision
+mode runs in a process of its own, forked as asv forks each case (a case that kills its process takes
+nothing else with it; and a case's time depends on what its process ran before: MatMul `1000x64x1024`
+timed 0.35-0.43 ms by events after its family's other cases in one process, 0.27 alone, H100,
+2026-12-05/06), in as many passes as asv's figure came from
 (`OpBenchmark.gpu_rounds`), each pass forking from a new interpreter as each of asv's runs forks from
 a forkserver of its own: a GPU call's time depends on its process, so one process against asv's
 median over several would compare the processes, not the clocks. Cases listed in
@@ -28,8 +30,8 @@ import time
 
 from tabulate import tabulate
 
-from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, mx, op_families, selected_backends,
-                               torch, verified_backend)
+from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, op_families, selected_backends, torch,
+                               verified_backend)
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from tools.forked import forked
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
@@ -89,37 +91,27 @@ def time_with_events(bench, params, events):
     return device_ms, host_ms, first_ms
 
 
-def free_device_memory():
-    if "mlx" in sys.modules:
-        mx.clear_cache()
-    if "torch" in sys.modules and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def measure_family(family_name, name, precision, wanted, send):
-    """Send one record per case of the family on GPU backend `name` in `precision` that `wanted(key)`
-    accepts, as each is measured."""
+def measure_case(family_name, label, name, precision, send):
+    """Send the record of one case on GPU backend `name` in `precision` (nothing where this machine
+    cannot run that backend in that mode)."""
     family = next(f for f in op_families() if f.__name__ == family_name)
     bench = family()
     try:
         backend = verified_backend(name, precision)
     except NotImplementedError:
         return
-    mlx_version = importlib.metadata.version("mlx")
-    for label in (label for label in family.cases if wanted((family_name, label, name, precision))):
-        record = {"family": family_name, "case": label, "backend": name, "precision": precision}
-        failure = known_failure(bench.row_name(label), name, mlx_version,
-                                mlx_gpu_platform() if backend.framework == "mlx" else name, precision)
-        if failure:
-            record["error"] = f"known failure, not run: {failure.reason}"
-        else:
-            try:
-                params = (label, name, precision) if family.uses_matrix_units else (label, name)
-                record["events"], record["host"], record["first"] = time_with_events(bench, params, events_for(backend))
-            except Exception as error:  # one case failing is a result; the next case runs
-                record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
-        send(record)
-        free_device_memory()
+    record = {"family": family_name, "case": label, "backend": name, "precision": precision}
+    failure = known_failure(bench.row_name(label), name, importlib.metadata.version("mlx"),
+                            mlx_gpu_platform() if backend.framework == "mlx" else name, precision)
+    if failure:
+        record["error"] = f"known failure, not run: {failure.reason}"
+    else:
+        try:
+            params = (label, name, precision) if family.uses_matrix_units else (label, name)
+            record["events"], record["host"], record["first"] = time_with_events(bench, params, events_for(backend))
+        except Exception as error:  # a failing case is a result
+            record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
+    send(record)
 
 
 def measure_all(wanted):
@@ -174,25 +166,25 @@ def inside_levels(asv_ms, levels_ms):
 
 
 def measure_once(number, wanted, send):
-    """Pass `number`: every family on every GPU backend in every mode it has, each in a process of its
-    own (one framework per process, as under asv); records sent in order. A process that dies fails
-    its rest."""
+    """Pass `number`: every case on every GPU backend in every mode it has, each in a process of its
+    own (one framework per process, as under asv); records sent in order. A case whose process dies
+    is that error."""
     for family, name in itertools.product(op_families(), (n for n in GPU_BACKENDS if n in selected_backends())):
         for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
-            if not any(wanted((family.__name__, label, name, precision)) for label in family.cases):
+            labels = [label for label in family.cases if wanted((family.__name__, label, name, precision))]
+            if not labels:
                 continue
-            started = time.perf_counter()
-            measured, exitcode = forked(measure_family, family.__name__, name, precision, wanted)
-            for record in measured:
-                send(record)
-            if exitcode != 0:
-                done = {r["case"] for r in measured}
-                for label in family.cases:
-                    if label not in done and wanted((family.__name__, label, name, precision)):
-                        send({"family": family.__name__, "case": label, "backend": name, "precision": precision,
-                              "error": f"process died (exit {exitcode})"})
+            started, measured = time.perf_counter(), 0
+            for label in labels:
+                records, exitcode = forked(measure_case, family.__name__, label, name, precision)
+                measured += len(records)
+                if exitcode != 0 and not records:
+                    records = [{"family": family.__name__, "case": label, "backend": name, "precision": precision,
+                                "error": f"process died (exit {exitcode})"}]
+                for record in records:
+                    send(record)
             print(f"fidelity: pass {number} of {PROCESSES}: {family.__name__} on {name} ({precision}), "
-                  f"{len(measured)} measured in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                  f"{measured} measured in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
 
 class Wanted:
