@@ -7,8 +7,8 @@ device events around each call (many calls, median), and printed beside asv's me
 Run it on the machine whose results it reads, after `make bench`. Each case, backend and precision
 mode runs in a process of its own, forked as asv forks each case (a case that kills its process takes
 nothing else with it; and a case's time depends on what its process ran before: MatMul `1000x64x1024`
-timed 0.35-0.43 ms by events after its family's other cases in one process, 0.27 alone, H100,
-2026-12-05/06), in as many passes as asv's figure came from
+timed 0.35-0.43 ms by events after its family's other cases in one process; alone, with the events
+recorded, 0.27 by the host's clock; H100, two leases), in as many passes as asv's figure came from
 (`OpBenchmark.gpu_rounds`), each pass forking from a new interpreter as each of asv's runs forks from
 a forkserver of its own: a GPU call's time depends on its process, so one process against asv's
 median over several would compare the processes, not the clocks. Cases listed in
