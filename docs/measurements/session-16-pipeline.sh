@@ -7,6 +7,7 @@
 # A, B: make bench's float32 latency half twice back to back with the limit held in its GPU passes
 #    (tools.bench --cpu-latency-us 0), for tools.stability against the pairs without it (H200
 #    2026-12-05: 56 of 138 figures under 0.2 ms beyond 10 %). What is done is copied to $L every 30 s.
+# F: tools.fidelity on B's results, one process per case now (about 8 minutes; past a 30-minute lease).
 # Not here: make bench's whole GPU half (throughput, compiled MLX) for the full run's time.
 set -u
 src=$PWD
@@ -48,4 +49,7 @@ for run in A B; do
   mark "end $run rc=$? $(( $(date +%s) - start )) s"
   kill $KEEP; keep
 done
+mark "start F: tools.fidelity (a process per case) on B's results, if the lease lasts"
+cd /tmp/mb-B && timeout 900 python3 -m tools.fidelity --machine $M --output $L/fidelity.md > $L/fidelity.log 2>&1
+mark "end F rc=$?"
 mark "all done"
