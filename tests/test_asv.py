@@ -21,7 +21,7 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, OpBenchmark, selected_backends
 from conftest import ROOT
-from tests_support import HEAP_EDGES, cells_of, project_copy, write_fake_results
+from tests_support import HEAP_EDGES, cells_of, project_copy, stand_in_wakeup_request, write_fake_results
 from tools import timeline
 
 MACHINE = "pytest-box"
@@ -401,10 +401,7 @@ def test_main_job_refuses_a_wake_up_latency_it_cannot_hold_before_any_pass(tmp_p
 
 def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
     project = project_copy(tmp_path, {"bench_floor.py": None}, cpu_as_gpu=True)
-    request = tmp_path / "cpu_dma_latency"  # a plain file keeps what the kernel's would take
-    request.write_bytes(b"")
-    wakeup = project / "tools" / "cpu_wakeup.py"
-    wakeup.write_text(wakeup.read_text().replace('REQUEST = "/dev/cpu_dma_latency"', f"REQUEST = {str(request)!r}"))
+    request = stand_in_wakeup_request(project, tmp_path)
     run = bench("--machine", "box", "--bench", r"Floor\.time_latency", "--cpu-latency-us", "5", backends="cpu",
                 home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr

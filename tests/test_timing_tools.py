@@ -20,7 +20,7 @@ from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
-from tests_support import cells_of, gpu_run, project_copy, write_fake_results
+from tests_support import cells_of, gpu_run, project_copy, stand_in_wakeup_request, write_fake_results
 from tools import cpu_wakeup, fidelity, options, processes, stability
 from tools.forked import forked
 
@@ -181,9 +181,12 @@ def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
         tool.write("\n\n" + inspect.getsource(HostClockEvent)
                    + "\n\ndef events_for(backend):\n    return HostClockEvent(), HostClockEvent(), None\n")
     write_fake_results(project / "results", "box")
-    run = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "box"], cwd=project,
-                         env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True, timeout=600)
+    request = stand_in_wakeup_request(project, tmp_path)
+    run = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "box", "--cpu-latency-us", "3"],
+                         cwd=project, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True,
+                         timeout=600)
     assert run.returncode == 0, run.stderr
+    assert struct.unpack("i", request.read_bytes()) == (3,) and "held to a wake-up latency of 3 us" in run.stdout
     progress = [re.sub(r"in \d+ s$", "in N s", line) for line in run.stderr.splitlines() if line.startswith("fidelity:")]
     assert progress == [f"fidelity: pass {n} of {fidelity.PROCESSES}: Floor on cpu (strict), 1 measured in N s"
                         for n in range(1, fidelity.PROCESSES + 1)]

@@ -150,6 +150,16 @@ def project_copy(tmp_path, modules, cpu_as_gpu=False):
     return project
 
 
+def stand_in_wakeup_request(project, tmp_path):
+    """A plain file for the project copy's tools to hold the CPUs' wake-up latency in: it keeps the
+    32-bit value the kernel's /dev/cpu_dma_latency would take."""
+    request = tmp_path / "cpu_dma_latency"
+    request.write_bytes(b"")
+    wakeup = project / "tools" / "cpu_wakeup.py"
+    wakeup.write_text(wakeup.read_text().replace('REQUEST = "/dev/cpu_dma_latency"', f"REQUEST = {str(request)!r}"))
+    return request
+
+
 def gpu_run(levels_by_case):
     """A result of ReLU's latency on cuda whose samples are those of `make bench`'s GPU processes: per
     case, each process's level (seconds) repeated as many times as asv takes samples in a process, in

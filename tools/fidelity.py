@@ -33,6 +33,7 @@ from tabulate import tabulate
 from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, op_families, selected_backends, torch,
                                verified_backend)
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
+from tools import cpu_wakeup
 from tools.forked import forked
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
                                  pick_result)
@@ -286,6 +287,9 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true",
                         help=f"measure the cases asv put under {MIN_MS} ms too (not judged; a longer run)")
     parser.add_argument("--output", help="also write the report to this file")
+    parser.add_argument("--cpu-latency-us", type=cpu_wakeup.microseconds, metavar="US",
+                        help="hold Linux's CPU wake-up latency limit while measuring, as the make bench run "
+                             "checked did (tools/cpu_wakeup.py)")
     args = parser.parse_args(argv)
     if not args.machine:
         parser.error("--machine NAME is required: the machine whose asv results are checked")
@@ -295,11 +299,13 @@ def main(argv=None):
         if not any(name in selected_backends() and not BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS):
             raise TableError("no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
         figures = asv_figures(result)
-        records = measure_all(Wanted(None if args.all else figures))
+        with cpu_wakeup.held(args.cpu_latency_us):
+            records = measure_all(Wanted(None if args.all else figures))
         p = result.params
         title = (f"{args.machine}: asv's latency over device events; MLX {p.get('mlx', '?')}, "
                  f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}"
-                 + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)"))
+                 + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)")
+                 + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}"))
         return report(records, figures, title)
 
     return emit(make_report, args.output)
