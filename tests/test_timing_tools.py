@@ -241,7 +241,7 @@ def test_processes_can_hold_the_cpus_wake_up_latency_and_name_their_idle_states(
     assert text.rstrip().endswith("; held to a wake-up latency of 0 us")
     for bad in ("-1", "x", "2147483648"):
         with pytest.raises(argparse.ArgumentTypeError, match=f"'{bad}' is no number of microseconds"):
-            cpu_wakeup.microseconds(bad)
+            options.microseconds(bad)
 
 
 def test_processes_with_events_records_fidelitys_events_around_each_call_and_only_on_a_gpu(monkeypatch):

@@ -34,7 +34,7 @@ from pathlib import Path
 from asv.results import iter_results_for_machine_and_hash
 
 from tools import cpu_wakeup, timeline
-from tools.options import above_zero
+from tools.options import above_zero, microseconds
 
 ROOT = timeline.ROOT
 RESULTS = ROOT / "results"
@@ -290,7 +290,7 @@ def main(argv=None):
     parser.add_argument("--gpu-rounds", type=above_zero(int, "number of asv runs"), metavar="N",
                         help="asv runs for the GPU backends' cases (default: OpBenchmark.gpu_rounds, "
                              "each a process per figure; 1 for a first look: one process of up to 25 samples)")
-    parser.add_argument("--cpu-latency-us", type=cpu_wakeup.microseconds, metavar="US",
+    parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help="hold Linux's CPU wake-up latency limit at this many us during the GPU passes "
                              f"({cpu_wakeup.REQUEST}, root only; tools/cpu_wakeup.py says why)")
     args, asv_args = parser.parse_known_args(argv)

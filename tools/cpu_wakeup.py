@@ -1,10 +1,9 @@
 """How fast a sleeping CPU wakes: Linux's idle states, and its PM QoS request that keeps every CPU out
 of the ones slower to leave than a limit. A synchronised GPU call's host thread sleeps until the GPU
 is done (MLX waits on a blocking-sync event) and wakes inside the timed call, so the idle state its
-CPU fell to in between is part of the figure; `tools.processes` and `make bench` take
+CPU fell to in between is part of the figure; `tools.processes`, `tools.fidelity` and `make bench` take
 --cpu-latency-us to hold the limit while they time. Nothing of the suite is imported here."""
 
-import argparse
 import contextlib
 import os
 import struct
@@ -13,13 +12,6 @@ from pathlib import Path
 
 REQUEST = "/dev/cpu_dma_latency"
 IDLE_STATES = "/sys/devices/system/cpu/cpu0/cpuidle"
-
-
-def microseconds(text):
-    """--cpu-latency-us: a whole number of microseconds from 0, as the kernel takes it (32 bits)."""
-    if not text.isdigit() or int(text) >= 2**31:
-        raise argparse.ArgumentTypeError(f"{text!r} is no number of microseconds: give a whole number from 0, e.g. 0")
-    return int(text)
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, 
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from tools import cpu_wakeup
 from tools.forked import forked
+from tools.options import microseconds
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
                                  pick_result)
 from tools.stability import spread
@@ -287,7 +288,7 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true",
                         help=f"measure the cases asv put under {MIN_MS} ms too (not judged; a longer run)")
     parser.add_argument("--output", help="also write the report to this file")
-    parser.add_argument("--cpu-latency-us", type=cpu_wakeup.microseconds, metavar="US",
+    parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help="hold Linux's CPU wake-up latency limit while measuring, as the make bench run "
                              "checked did (tools/cpu_wakeup.py)")
     args = parser.parse_args(argv)

@@ -19,3 +19,10 @@ def above_zero(kind, what):
         return value
 
     return parse
+
+
+def microseconds(text):
+    """--cpu-latency-us: a whole number of microseconds from 0, as the kernel takes it (32 bits)."""
+    if not text.isdigit() or int(text) >= 2**31:
+        raise argparse.ArgumentTypeError(f"{text!r} is no number of microseconds: give a whole number from 0, e.g. 0")
+    return int(text)

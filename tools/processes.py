@@ -34,7 +34,7 @@ from tabulate import tabulate
 from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
 from tools import cpu_wakeup
 from tools.forked import forked
-from tools.options import above_zero
+from tools.options import above_zero, microseconds
 from tools.speedup_table import TableError, find_row
 from tools.stability import spread
 
@@ -132,7 +132,7 @@ def main(argv=None):
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
     parser.add_argument("--with-events", action="store_true",
                         help="record tools.fidelity's device events around each call too (GPU backends)")
-    parser.add_argument("--cpu-latency-us", type=cpu_wakeup.microseconds, metavar="US",
+    parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help=f"hold the CPUs' wake-up latency at this many us while the processes run ({cpu_wakeup.REQUEST})")
     args = parser.parse_args(argv)
     if args.with_events and args.backend not in GPU_BACKENDS:
