@@ -93,7 +93,10 @@ def test_a_gpu_warm_up_goes_on_while_the_op_still_speeds_up_and_stops_at_its_lim
     steady_at_04 = SpeedingUp(lambda t: 0.003 - 0.002 * min(1.0, t / 0.4))
     common.warm_up(("test", "speeding up", time.perf_counter()), steady_at_04, None, ())
     warmed_s = steady_at_04.starts[-1] - steady_at_04.starts[0]
-    assert 0.35 <= warmed_s < 0.4 + 3 * common.STEADY_SLICE_SECONDS, \
+    # Steady calls here are sleeps of 1 ms; on a loaded box their overshoot moves a slice's median by
+    # more than the 1 % the warm-up looks for, now and then a slice longer (0.553 s once in a fresh
+    # clone's make test, 2026-12-06). Five slices still tell it from the 1 s limit below.
+    assert 0.35 <= warmed_s < 0.4 + 5 * common.STEADY_SLICE_SECONDS, \
         f"warmed up for {warmed_s:.3f} s: should end soon after the op is steady at 0.4 s"
     ten_percent_a_slice = SpeedingUp(lambda t: 0.003 * math.exp(-2 * t))
     common.warm_up(("test", "never steady", time.perf_counter()), ten_percent_a_slice, None, ())
