@@ -241,7 +241,13 @@ def test_processes_can_hold_the_cpus_wake_up_latency_and_name_their_idle_states(
     assert cpu_wakeup.idle_states(tmp_path / "cpuidle") == "POLL 0 us, C1 2 us, C6 170 us, C10 890 us"
     assert cpu_wakeup.idle_states(tmp_path / "none") == ""
     text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [[(0.05, 10.0, 1)]], cpu_latency_us=0)
-    assert text.rstrip().endswith("; held to a wake-up latency of 0 us")
+    assert "; held to a wake-up latency of 0 us" in text.rstrip().splitlines()[-1]
+    assert cpu_wakeup.described(0, tmp_path / "cpuidle") == ("CPU idle states (exit latency): POLL 0 us, C1 2 us, "
+                                                             "C6 170 us, C10 890 us; held to a wake-up latency of 0 us")
+    assert cpu_wakeup.described(0, tmp_path / "none") == (
+        "CPU idle states (exit latency): not shown by this system; held to a wake-up latency of 0 us, which changes "
+        "nothing here: there is no idle state to keep the CPUs out of")
+    assert cpu_wakeup.described(None, tmp_path / "none") == "CPU idle states (exit latency): not shown by this system"
     for bad in ("-1", "x", "2147483648"):
         with pytest.raises(argparse.ArgumentTypeError, match=f"'{bad}' is no number of microseconds"):
             options.microseconds(bad)

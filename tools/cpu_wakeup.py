@@ -42,7 +42,13 @@ def idle_states(folder=IDLE_STATES):
                      for state in states)
 
 
-def described(limit_us):
-    """The line a report ends with: the idle states, and the limit if one was held."""
+def described(limit_us, folder=IDLE_STATES):
+    """The line a report ends with: the idle states, and the limit if one was held. Without idle
+    states (no cpuidle driver, as on the lent H100 of 2026-12-06) an idle CPU takes the kernel's
+    default idle, which no limit changes: the line says so rather than let a held limit pass for a
+    lever that was tried."""
+    states = idle_states(folder)
     limit = "" if limit_us is None else f"; held to a wake-up latency of {limit_us} us"
-    return f"CPU idle states (exit latency): {idle_states() or 'not shown by this system'}{limit}"
+    if limit and not states:
+        limit += ", which changes nothing here: there is no idle state to keep the CPUs out of"
+    return f"CPU idle states (exit latency): {states or 'not shown by this system'}{limit}"
