@@ -260,6 +260,8 @@ def test_main_job_with_an_empty_selection_is_one_clear_line_and_leaves_no_file(t
     assert run.returncode == 1 and "'--quick --bench NoSuchBenchmark' selects no benchmark" in run.stderr
     assert set((project / "results").rglob("*")) <= {project / "results" / name for name in (
         "benchmarks.json", "box", "box/machine.json")}, "no log, no partial log, no table"
+    assert (project / "results" / "box").is_dir() == (project / "results" / "box" / "machine.json").is_file(), \
+        "no empty folder for a machine whose run never started"
 
 
 def test_throughput_is_skipped_off_the_gpu_before_any_setup_and_the_floor_runs(tmp_path):

@@ -207,6 +207,27 @@ def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():
     assert text.rstrip().splitlines()[-2:] == ["slowest process over fastest: 2.000", cpu_wakeup.described(None)]
 
 
+def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tmp_path):
+    table = tmp_path / "interrupts"
+    table.write_text("           CPU0       CPU1       CPU2\n"
+                     "  9:          0          0          0   IO-APIC   9-fasteoi   acpi\n"
+                     " 45:         10        200          5   PCI-MSIX-0000:00:05.0   0-edge      nvidia\n"
+                     " 46:          1          0          2   PCI-MSIX-0000:00:05.0   1-edge      nvidia\n"
+                     "NMI:          7          7          7   Non-maskable interrupts\n")
+    before = processes.gpu_interrupts(table)
+    assert before == {0: 11, 1: 200, 2: 7}, "the driver's lines summed per CPU, the others left out"
+    after = {0: 11, 1: 5200, 2: 10}
+    assert processes.interrupts_between(before, after) == "1:5000, 2:3"
+    assert processes.interrupts_between(before, before) == "0"
+    table.write_text("           CPU0       CPU1\n  9:          0          0   IO-APIC   9-fasteoi   acpi\n")
+    assert processes.gpu_interrupts(table) is None and processes.gpu_interrupts(tmp_path / "missing") is None
+    p1, p2 = [(0.05, 10.0, 1)], [(0.05, 40.0, 3)]
+    text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2], interrupts=["1:5000, 2:3", "0"])
+    rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2", "process")}
+    assert rows["process"][-1] == "GPU interrupts, CPU:count" and rows["p1"][-1] == "1:5000, 2:3" and rows["p2"][-1] == "0"
+    assert "GPU interrupts" not in processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2])
+
+
 def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_one_line():
     def tool(*args):
         return subprocess.run([sys.executable, "-m", "tools.processes", *args], cwd=ROOT, capture_output=True, text=True,

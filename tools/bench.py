@@ -335,6 +335,7 @@ def main(argv=None):
     if asv("machine", "--yes", "--machine", args.machine) != 0:
         sys.exit(f"error: asv could not record machine {args.machine!r}")
     machine_dir = RESULTS / args.machine
+    new_machine = not machine_dir.exists()
     machine_dir.mkdir(parents=True, exist_ok=True)
     selected_anything = False
     benchmarks = discovered_benchmarks()
@@ -363,6 +364,8 @@ def main(argv=None):
         if started:
             timings.append((group, started, time.perf_counter() - began))
     if not selected_anything:
+        if new_machine and not any(machine_dir.iterdir()):
+            machine_dir.rmdir()  # a refused run leaves no folder behind
         sys.exit(no_selection_error(asv_args))
 
     for group, started, seconds in timings:

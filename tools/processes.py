@@ -6,8 +6,10 @@ while after the suite's own warm-up, as asv calls them (the benchmark's `setup` 
                               [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events]
                               [--cpu-latency-us 0]
 
-Per process: the median call (us) in windows of time after the warm-up, over all of its calls, and
-the CPUs it was on as its calls ended (Linux). Levels that differ between processes and hold within
+Per process: the median call (us) in windows of time after the warm-up, over all of its calls, the
+CPUs it was on as its calls ended, and, where the NVIDIA driver's lines are in /proc/interrupts, the
+CPUs that took the GPU's interrupts while it ran (Linux). MLX waits for the GPU asleep (a
+blocking-sync CUDA event) and is woken by that interrupt, so where it lands may set a level. Levels that differ between processes and hold within
 each are why `make bench` takes a GPU figure from several processes (see `benchmarks/common.py`); a
 level that changes with the CPU says to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
 to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
@@ -39,6 +41,7 @@ from tools.speedup_table import TableError, find_row
 from tools.stability import spread
 
 WINDOWS_S = (0.1, 0.3, 0.6, 1.0, 2.0, 5.0)  # ends of the windows of time after the warm-up
+INTERRUPTS = "/proc/interrupts"
 
 
 def current_cpu():
@@ -48,6 +51,24 @@ def current_cpu():
             return int(stat.read().rsplit(")", 1)[1].split()[36])
     except OSError:
         return None
+
+
+def gpu_interrupts(path=INTERRUPTS):
+    """{CPU: interrupts so far} summed over the NVIDIA driver's lines of /proc/interrupts, or None
+    where it has none (another GPU, no GPU, not Linux)."""
+    try:
+        with open(path) as table:
+            cpus = [int(name.removeprefix("CPU")) for name in table.readline().split()]
+            lines = [line.split()[1:1 + len(cpus)] for line in table if "nvidia" in line]
+    except (OSError, ValueError):
+        return None
+    return {cpu: sum(int(counts[i]) for counts in lines) for i, cpu in enumerate(cpus)} if lines else None
+
+
+def interrupts_between(before, after):
+    """'CPU:count, ...' of the interrupts taken between two `gpu_interrupts` readings, most first."""
+    taken = sorted(((count - before.get(cpu, 0), cpu) for cpu, count in after.items()), reverse=True)
+    return ", ".join(f"{cpu}:{count}" for count, cpu in taken if count > 0) or "0"
 
 
 def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
@@ -97,13 +118,17 @@ def median_us(calls):
     return statistics.median(us for _, us, _ in calls)
 
 
-def report(row, backend, precision, processes, with_events=False, cpu_latency_us=None):
+def report(row, backend, precision, processes, with_events=False, cpu_latency_us=None, interrupts=None):
     """The table of per-process medians, how far apart the processes' medians lie, and the CPUs'
-    idle states (held to `cpu_latency_us` if given)."""
+    idle states (held to `cpu_latency_us` if given). `interrupts`: per process, the GPU's interrupts
+    by CPU while it ran (`interrupts_between`), a column of their own; None leaves it out."""
     windows = [f"{a}-{b} s" for a, b in zip((0, *WINDOWS_S), WINDOWS_S)]
-    table = tabulate([process_row(n, calls) for n, calls in enumerate(processes, 1)],
-                     ["process", *windows, "all calls", "calls", "CPUs", "CPU changes"], tablefmt="github",
-                     disable_numparse=True)
+    rows = [process_row(n, calls) for n, calls in enumerate(processes, 1)]
+    head = ["process", *windows, "all calls", "calls", "CPUs", "CPU changes"]
+    if interrupts is not None:
+        rows = [[*cells, taken] for cells, taken in zip(rows, interrupts)]
+        head.append("GPU interrupts, CPU:count")
+    table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
     medians = [median_us(calls) for calls in processes]
     instrument = ", tools.fidelity's device events recorded around each call" if with_events else ""
     return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
@@ -146,15 +171,20 @@ def main(argv=None):
         usable_backend(args.backend, args.precision)  # in this process only to say why not: each runs its own
     except NotImplementedError as error:
         sys.exit(f"error: {error}")
-    processes = []
+    processes, interrupts = [], []
     with cpu_wakeup.held(args.cpu_latency_us):
         for _ in range(args.processes):
+            before = gpu_interrupts()
             calls, exitcode = forked(timed_calls, args.row, args.backend, args.precision, args.seconds,
                                      args.cpu_affinity, args.with_events, fresh=True)
+            after = gpu_interrupts()
             if exitcode != 0 or not calls:
                 sys.exit(f"error: the case's process failed (exit {exitcode}); what it printed is above")
             processes.append(calls)
-    print(report(args.row, args.backend, args.precision, processes, args.with_events, args.cpu_latency_us))
+            if before is not None and after is not None:
+                interrupts.append(interrupts_between(before, after))
+    print(report(args.row, args.backend, args.precision, processes, args.with_events, args.cpu_latency_us,
+                 interrupts if len(interrupts) == len(processes) else None))
 
 
 if __name__ == "__main__":

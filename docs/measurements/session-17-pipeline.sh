@@ -6,13 +6,15 @@
 # in every process of a tight loop while MLX's sat at 28, 40 or 57 us and jumped between them inside
 # a process. A sleeping waiter's wake-up depends on the CPU that takes the GPU's interrupt and the CPU
 # the waiter sleeps on (an IPI between two vCPUs of a KVM guest goes through the host).
-# P: which CPUs take the GPU's interrupts; levels_probe.py unpinned (mlx, torch, torch with MLX
-#    loaded) and pinned with taskset to the interrupt's CPU, to another, and to both (about 4 minutes).
+# P: which CPUs take the GPU's interrupts; tools.processes on the floor (its new column: the CPUs
+#    that took them per process), unpinned and pinned (--cpu-affinity) to the interrupt's CPU, to
+#    another, and to both; levels_probe.py's tight loops unpinned (mlx, torch, torch with MLX loaded;
+#    about 4 minutes).
 # A, F, B: make bench's latency half (about 9 minutes), tools.fidelity on its results (one process
-#    per case, never run on a GPU yet; about 8 minutes), the latency half again, all pinned with
-#    taskset to the interrupt's CPU and one more (unpinned if none was found): tools.stability of A and
-#    B against today's unpinned pair (51 of 223 float32 figures beyond 10 %, median 3.7 %). What is
-#    done is copied to $L every 30 s. B may not fit the lease.
+#    per case, never run on a GPU yet; about 8 minutes), the latency half again, all pinned to the
+#    interrupt's CPU and one more (asv's --cpu-affinity; taskset for fidelity; unpinned if none was
+#    found): tools.stability of A and B against today's unpinned pair (51 of 223 float32 figures
+#    beyond 10 %, median 3.7 %). What is done is copied to $L every 30 s. B may not fit the lease.
 set -u
 src=$PWD
 rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && rm -rf /tmp/mb/.dev && cd /tmp/mb
@@ -25,29 +27,27 @@ echo "$M $gpu $(git -C /tmp/mb rev-parse --short HEAD 2>/dev/null) nproc=$(nproc
 nvidia-smi -lms 1000 --query-gpu=timestamp,clocks.sm,temperature.gpu,power.draw,utilization.gpu,memory.used --format=csv > $L/smi.csv 2>&1 &
 probe=docs/measurements/h100-2026-12-06b/levels_probe.py
 
-mark "start P: the GPU's interrupts, then levels_probe.py unpinned and pinned"
+mark "start P: the GPU's interrupts; tools.processes on the floor unpinned and pinned; the tight-loop probe"
 irqs=$(awk -F: '/nvidia/ {gsub(/ /, "", $1); print $1}' /proc/interrupts)
 irq_cpus=$(for i in $irqs; do cat /proc/irq/$i/effective_affinity_list 2>/dev/null; done | tr '\n' ',' | sed 's/,$//')
 first=${irq_cpus%%[,-]*}
 other=$(( (${first:-0} + $(nproc) / 2) % $(nproc) ))
+floor() { echo "## Floor on $1 $2"; timeout 120 python3 -m tools.processes "Floor / dim=1" --backend $1 $2 2>&1 | tail -12; }
 { echo "## nvidia interrupt lines: $irqs; effective affinity: ${irq_cpus:-unknown}; other CPU: $other"
   grep -E "CPU0|nvidia" /proc/interrupts
   for i in $irqs; do echo "## irq $i smp_affinity_list $(cat /proc/irq/$i/smp_affinity_list 2>&1)"; done
-  for mode in mlx torch torch+mlx; do
-    echo "## $mode, unpinned"; for p in 1 2 3 4; do timeout 60 python3 $probe $mode 2>&1 | tail -1; done
-  done
+  floor mlx_gpu "--processes 4"; floor cuda "--processes 4"
   if [ -n "$first" ]; then
-    for cpus in "$first" "$other" "$first,$other"; do
-      for mode in mlx torch+mlx; do
-        echo "## $mode, taskset -c $cpus"; for p in 1 2 3; do timeout 60 taskset -c $cpus python3 $probe $mode 2>&1 | tail -1; done
-      done
-    done
+    for cpus in "$first" "$other" "$first,$other"; do floor mlx_gpu "--processes 3 --cpu-affinity $cpus"; done
   fi
+  for mode in mlx torch torch+mlx; do
+    echo "## levels_probe.py $mode, unpinned"; for p in 1 2 3; do timeout 60 python3 $probe $mode 2>&1 | tail -1; done
+  done
   echo "## after"; grep -E "CPU0|nvidia" /proc/interrupts
 } > $L/levels-probe.txt 2>&1
 mark "end P rc=$?"
 PIN=""
-[ -n "$first" ] && PIN="taskset -c $first,$other"
+[ -n "$first" ] && PIN="--cpu-affinity $first,$other"
 
 for run in A B; do
   rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
@@ -56,12 +56,12 @@ for run in A B; do
   start=$(date +%s)
   ( while sleep 30; do keep; done ) &
   KEEP=$!
-  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 900 $PIN python3 -m tools.bench --machine $M --bench time_latency > $L/latency-$run.log 2>&1
+  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 900 python3 -m tools.bench --machine $M --bench time_latency $PIN > $L/latency-$run.log 2>&1
   mark "end $run rc=$? $(( $(date +%s) - start )) s"
   kill $KEEP; keep
   if [ $run = A ]; then
     mark "start F: tools.fidelity (a process per case) on A's results, ${PIN:-unpinned}"
-    timeout 720 $PIN python3 -m tools.fidelity --machine $M --output $L/fidelity.md > $L/fidelity.log 2>&1
+    timeout 720 ${PIN:+taskset -c ${PIN#--cpu-affinity }} python3 -m tools.fidelity --machine $M --output $L/fidelity.md > $L/fidelity.log 2>&1
     mark "end F rc=$?"
   fi
 done
