@@ -8,8 +8,8 @@
 # the waiter sleeps on (an IPI between two vCPUs of a KVM guest goes through the host).
 # P: which CPUs take the GPU's interrupts; tools.processes on the floor (its new column: the CPUs
 #    that took them per process), unpinned and pinned (--cpu-affinity) to the interrupt's CPU, to
-#    another, and to both; levels_probe.py's tight loops unpinned (mlx, torch, torch with MLX loaded;
-#    about 4 minutes).
+#    another, and to both; the floor with a SCHED_IDLE spinner on every CPU (so no vCPU halts);
+#    levels_probe.py's tight loops unpinned (mlx, torch, torch with MLX loaded; about 5 minutes).
 # A, F, B: make bench's latency half (about 9 minutes), tools.fidelity on its results (one process
 #    per case, never run on a GPU yet; about 8 minutes), the latency half again, all pinned to the
 #    interrupt's CPU and one more (asv's --cpu-affinity; taskset for fidelity; unpinned if none was
@@ -40,6 +40,15 @@ floor() { echo "## Floor on $1 $2"; timeout 120 python3 -m tools.processes "Floo
   if [ -n "$first" ]; then
     for cpus in "$first" "$other" "$first,$other"; do floor mlx_gpu "--processes 3 --cpu-affinity $cpus"; done
   fi
+  # A CPU that never halts: one SCHED_IDLE spinner per CPU runs only when nothing else would (the
+  # kernel's idle=poll, which this machine lacks without a cpuidle driver); a woken waiter preempts it.
+  echo "## with a SCHED_IDLE spinner on every CPU"
+  spinners=""
+  for c in $(seq 0 $(( $(nproc) - 1 ))); do
+    chrt -i 0 taskset -c $c python3 -c "while True: pass" & spinners="$spinners $!"
+  done
+  sleep 1; floor mlx_gpu "--processes 4"; floor cuda "--processes 4"
+  kill $spinners; wait $spinners 2>/dev/null
   for mode in mlx torch torch+mlx; do
     echo "## levels_probe.py $mode, unpinned"; for p in 1 2 3; do timeout 60 python3 $probe $mode 2>&1 | tail -1; done
   done
