@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. Ready after session 17
-# (2026-12-06) for a lease of an H100 (about 28 device minutes of work after the installs).
+# (2026-12-06) for a lease of an H100 (about 30 device minutes of work after the installs).
 # Why: MLX's mx.eval waits on a cudaEventBlockingSync event (its host thread sleeps until the GPU's
 # interrupt wakes it); torch's synchronize spins. On 2026-12-06 torch's one-element call sat at 20 us
 # in every process of a tight loop while MLX's sat at 28, 40 or 57 us and jumped between them inside
@@ -10,6 +10,7 @@
 #    that took them per process), unpinned and pinned (--cpu-affinity) to the interrupt's CPU, to
 #    another, and to both; the floor with a SCHED_IDLE spinner on every CPU (so no vCPU halts);
 #    levels_probe.py's tight loops unpinned (mlx, torch, torch with MLX loaded; about 5 minutes).
+# C: tools.ceilings on every backend, with the suite's malloc setting (about 1.5 minutes).
 # A, F, B: make bench's latency half (about 9 minutes), tools.fidelity on its results (one process
 #    per case, never run on a GPU yet; about 8 minutes), the latency half again, all pinned to the
 #    interrupt's CPU and one more (asv's --cpu-affinity; taskset for fidelity; unpinned if none was
@@ -57,6 +58,13 @@ floor() { echo "## Floor on $1 $2"; timeout 120 python3 -m tools.processes "Floo
 mark "end P rc=$?"
 PIN=""
 [ -n "$first" ] && PIN="--cpu-affinity $first,$other"
+
+# The committed ceilings are of 2026-11-25, before the suite's malloc setting: the CPU backends' read
+# low (shares over 100 % in the roofline tables).
+mark "start C: tools.ceilings on every backend"
+timeout 300 python3 -m tools.ceilings --machine $M > $L/ceilings.log 2>&1
+mark "end C rc=$?"
+cp results/$M/ceilings.txt $L/ 2>/dev/null
 
 for run in A B; do
   rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
