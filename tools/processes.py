@@ -8,10 +8,11 @@ while after the suite's own warm-up, as asv calls them (the benchmark's `setup` 
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, the
 CPUs it was on as its calls ended, and, where the NVIDIA driver's lines are in /proc/interrupts, the
-CPUs that took the GPU's interrupts while it ran (Linux). MLX waits for the GPU asleep (a
-blocking-sync CUDA event) and is woken by that interrupt, so where it lands may set a level. Levels that differ between processes and hold within
-each are why `make bench` takes a GPU figure from several processes (see `benchmarks/common.py`); a
-level that changes with the CPU says to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
+CPUs that took the GPU's interrupts while it ran, start-up included (Linux). MLX waits for the GPU
+asleep (a blocking-sync CUDA event) and is woken by that interrupt, so where it lands may set a
+level. Levels that differ between processes and hold within each are why `make bench` takes a GPU
+figure from several processes (see `benchmarks/common.py`); a level that changes with the CPU says
+to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
 to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
 2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
 
