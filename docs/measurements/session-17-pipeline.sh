@@ -55,7 +55,11 @@ mark "start P: the GPU's interrupts; the floor unpinned, pinned and with spinner
     floor "mlx_gpu on $first" mlx_gpu "--cpu-affinity $first"
     floor "mlx_gpu on $first,$other" mlx_gpu "--cpu-affinity $first,$other"
   fi
-  spin; floor "mlx_gpu with spinners" mlx_gpu; floor "cuda with spinners" cuda; unspin
+  if command -v chrt >/dev/null; then
+    spin; floor "mlx_gpu with spinners" mlx_gpu; floor "cuda with spinners" cuda; unspin
+  else
+    echo "## no chrt here (util-linux): no spinners"
+  fi
   for mode in mlx torch+mlx; do
     echo "## levels_probe.py $mode"; for p in 1 2; do timeout 60 python3 $probe $mode 2>&1 | tail -1; done
   done
