@@ -12,9 +12,9 @@ CPUs that took the GPU's interrupts while it ran, start-up included (Linux). MLX
 asleep (a blocking-sync CUDA event) and is woken by that interrupt, so where it lands may set a
 level. Levels that differ between processes and hold within each are why `make bench` takes a GPU
 figure from several processes (see `benchmarks/common.py`); a level that changes with the CPU says
-to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin
-to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
-2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
+to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin to several CPUs: the frameworks'
+worker threads share them (pinned to one CPU of this project's 2-core box, torch's CPU ReLU
+`128x16x1024` ran 20 times slower).
 
 --with-events records tools.fidelity's device events around each call too (still timed by the host's
 clock): run with and without it, it tells whether the check's instrument moves what it checks. On

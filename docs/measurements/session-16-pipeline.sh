@@ -9,16 +9,7 @@
 #    2026-12-05: 56 of 138 figures under 0.2 ms beyond 10 %). What is done is copied to $L every 30 s.
 # F: tools.fidelity on B's results, one process per case now (about 8 minutes; past a 30-minute lease).
 # Not here: make bench's whole GPU half (throughput, compiled MLX) for the full run's time.
-set -u
-src=$PWD
-rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && rm -rf /tmp/mb/.dev && cd /tmp/mb
-L=/tmp/logs
-export PYTHONUNBUFFERED=1
-mark() { echo "$(date +%T) $*" >> $L/stages; }
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac
-echo "$M $gpu $(git -C /tmp/mb rev-parse --short HEAD 2>/dev/null) nproc=$(nproc) $(lscpu | sed -n 's/^Model name: *//p')" > $L/machine
-nvidia-smi -lms 1000 --query-gpu=timestamp,clocks.sm,temperature.gpu,power.draw,utilization.gpu,memory.used --format=csv > $L/smi.csv 2>&1 &
+source docs/measurements/pipeline-start.sh  # the same start as it ran then, since kept in one file
 
 mark "start L: CPU idle states, then tools.processes without and with --cpu-latency-us 0"
 { echo "## cpuidle (cpu0): name, exit latency us, usage, time us, disabled"

@@ -18,16 +18,7 @@
 #    tools.stability of A and B against the pair of 2026-12-06 without one (51 of 223 float32 figures
 #    beyond 10 %, median 3.7 %). What is done is copied to $L every 30 s.
 # C: tools.ceilings (the committed ones predate the malloc setting), if the lease lasts.
-set -u
-src=$PWD
-rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && rm -rf /tmp/mb/.dev && cd /tmp/mb
-L=/tmp/logs
-export PYTHONUNBUFFERED=1
-mark() { echo "$(date +%T) $*" >> $L/stages; }
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac
-echo "$M $gpu $(git -C /tmp/mb rev-parse --short HEAD 2>/dev/null) nproc=$(nproc) $(lscpu | sed -n 's/^Model name: *//p')" > $L/machine
-nvidia-smi -lms 1000 --query-gpu=timestamp,clocks.sm,temperature.gpu,power.draw,utilization.gpu,memory.used --format=csv > $L/smi.csv 2>&1 &
+source docs/measurements/pipeline-start.sh
 probe=docs/measurements/h100-2026-12-06b/levels_probe.py
 P=$L/levels-probe.txt
 

@@ -1,0 +1,14 @@
+# The start every lease pipeline shares, sourced from the tree's root (`source
+# docs/measurements/pipeline-start.sh`): a copy of the tree in /tmp/mb (the pipeline goes on there),
+# logs in $L=/tmp/logs, `mark` for the stage times, $M the results' machine name (a GPU neither H100
+# nor H200 ends the pipeline), the host in $L/machine and the GPU's clocks each second in $L/smi.csv.
+set -u
+src=$PWD
+rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && rm -rf /tmp/mb/.dev && cd /tmp/mb
+L=/tmp/logs
+export PYTHONUNBUFFERED=1
+mark() { echo "$(date +%T) $*" >> $L/stages; }
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac
+echo "$M $gpu $(git -C /tmp/mb rev-parse --short HEAD 2>/dev/null) nproc=$(nproc) $(lscpu | sed -n 's/^Model name: *//p')" > $L/machine
+nvidia-smi -lms 1000 --query-gpu=timestamp,clocks.sm,temperature.gpu,power.draw,utilization.gpu,memory.used --format=csv > $L/smi.csv 2>&1 &
