@@ -3,20 +3,24 @@ median of all of a figure's samples (three processes of 25, one per GPU pass); a
 of the three processes' medians, the lowest process median, and the lowest sample. Per band of run A's
 figure: how many moved beyond 10 % and the median change.
 
-    python statistics_pair.py DEVICE/results-A DEVICE/results-B [--write pair-by-process.csv]
-    python statistics_pair.py --read pair-by-process.csv
+    .venv/bin/python docs/measurements/h100-2026-12-06b/statistics_pair.py DEVICE/results-A DEVICE/results-B [--write CSV]
+    .venv/bin/python docs/measurements/h100-2026-12-06b/statistics_pair.py --read docs/measurements/h100-2026-12-06b/pair-by-process.csv
 
 The CSV keeps, per float32 figure of mlx_gpu and cuda, each run's three process medians, lowest
-sample and asv's figure (seconds): enough to redo this without the runs' result files (2.8 MB each, not kept)."""
+sample and asv's figure (seconds): enough to redo this without the runs' result files (2.8 MB each,
+not kept)."""
 
 import argparse
 import csv
-import glob
-import itertools
-import json
 import statistics
+import sys
+from pathlib import Path
 
-SAMPLES = 25  # asv's samples a process (OpBenchmark.repeat)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the tree's root: its tools read the runs
+from tools.speedup_table import load_results, pick_result  # noqa: E402
+from tools.stability import by_combo, levels_of  # noqa: E402
+
+MACHINE = "h100-sxm-80gb"
 STATISTICS = {  # of (process medians, lowest sample, asv's figure)
     "asv's median of all samples": lambda medians, low, figure: figure,
     "median of the process medians": lambda medians, low, figure: statistics.median(medians),
@@ -26,20 +30,17 @@ STATISTICS = {  # of (process medians, lowest sample, asv's figure)
 
 
 def per_process(folder):
-    """{(benchmark, parameters): ([process medians], lowest sample, asv's median)} of the float32
-    mlx_gpu and cuda figures that have three processes' samples."""
-    path, = glob.glob(f"{folder}/*/*-existing-*.json")
-    data = json.load(open(path))
-    columns, found = data["result_columns"], {}
-    for name, values in data["results"].items():
-        row = dict(zip(columns, values))
-        if not name.endswith("time_latency") or not row.get("samples"):
-            continue
-        for combo, samples in zip(itertools.product(*row["params"]), row["samples"]):
-            if (samples and len(samples) == 3 * SAMPLES and combo[1] in ("'mlx_gpu'", "'cuda'")
-                    and not {"'float16'", "'bfloat16'"} & set(combo)):
-                medians = [statistics.median(samples[i * SAMPLES:(i + 1) * SAMPLES]) for i in range(3)]
-                found[(name, ", ".join(combo))] = (medians, min(samples), statistics.median(samples))
+    """{(benchmark, parameters): ([process medians], lowest sample, asv's figure)} of the float32
+    mlx_gpu and cuda latency figures whose samples are make bench's three GPU processes', read with
+    asv's loader and split as tools.stability splits them."""
+    result = pick_result(load_results(folder, MACHINE)[MACHINE], MACHINE)
+    found = {}
+    for key in (key for key in result.get_all_result_keys() if key.endswith("time_latency")):
+        values = by_combo(result, key, result.get_result_value)
+        for combo, samples in by_combo(result, key, result.get_result_samples).items():
+            medians = levels_of(samples)
+            if medians and combo[1] in ("'mlx_gpu'", "'cuda'") and not {"'float16'", "'bfloat16'"} & set(combo):
+                found[(key, ", ".join(combo))] = (medians, min(samples), values[combo])  # float32 unnamed
     return found
 
 
