@@ -7,8 +7,9 @@
 # `100x1024x256` has read 0.455-0.465 ms by events on three leases while asv's figure went 0.34-0.52.
 # MLX on CUDA returns a call's buffers to its cache on a worker thread (a race with the next call).
 # R (about 3 minutes): release_probe.py: the cases furthest off, in fresh processes, timed as asv
-#    times them, with the collector on, with mx.synchronize() between calls, and in tools.fidelity's
-#    loop; the share of calls that found the last output still held, and their times.
+#    times them, with the collector on, with mx.synchronize() between calls, in tools.fidelity's loop
+#    (torch's events) and with the CUDA driver's own events (no torch in the process); the share of
+#    calls that found the last output still held, and their times.
 # A (about 10 minutes): make bench's latency half with settle.patch applied (mx.synchronize() at the
 #    end of every MLX setup, outside the timing), to set against A of 2026-12-06 (h100-2026-12-06c),
 #    which ran without it. What is done is copied to $L every 30 s.

@@ -11,10 +11,13 @@ fresh interpreter per process, in interleaved blocks of variants:
 
     asv       the timed call with the garbage collector off (as asv's timeit), nothing between calls
     gc on     the same with the collector on (as tools.fidelity)
-    released  as asv, with mx.synchronize() after each call's teardown, outside the timing: it
+    synced    as asv, with mx.synchronize() after each call's teardown, outside the timing: it
               returns once the worker has run every earlier call's release (CommandEncoder::synchronize)
     events    tools.fidelity's loop: torch events on a stream of their own around the call (only in
               the processes of mode `torch`, where torch's CUDA is started first, as in tools.fidelity)
+    cu events the same loop with the CUDA driver's own events (libcuda through ctypes) on a stream of
+              their own, torch's CUDA never started (mode `plain`, CUDA only): an instrument for MLX
+              without torch in its process, if this one leaves MLX's time as it was
 
 and records before each call the bytes MLX's allocator holds: a call whose previous output is still
 held ("held") beside one that found it released. Run from the tree's root:
@@ -26,6 +29,7 @@ the median ms of held and of released calls. --backend swaps the GPU backends fo
 machine without a GPU)."""
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -48,6 +52,36 @@ CASES = (  # (family, case, backend, precision): the cases furthest off on 2026-
 ROUNDS, BLOCK = 6, 20
 
 
+class DriverEvents:
+    """Two events of the CUDA driver (libcuda, which MLX loads) on a non-blocking stream of their own,
+    in the primary context MLX made current on this thread; the same three calls as torch's."""
+
+    def __init__(self):
+        self.cuda = ctypes.CDLL("libcuda.so.1")
+        context = ctypes.c_void_p()
+        self.check(self.cuda.cuCtxGetCurrent(ctypes.byref(context)), "cuCtxGetCurrent")
+        if not context.value:
+            raise RuntimeError("no current CUDA context on this thread")
+        self.stream, self.start, self.end = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+        self.check(self.cuda.cuStreamCreate(ctypes.byref(self.stream), 1), "cuStreamCreate")  # CU_STREAM_NON_BLOCKING
+        for event in (self.start, self.end):
+            self.check(self.cuda.cuEventCreate(ctypes.byref(event), 0), "cuEventCreate")
+
+    @staticmethod
+    def check(status, what):
+        if status != 0:
+            raise RuntimeError(f"{what} returned CUresult {status}")
+
+    def record(self, event):
+        self.check(self.cuda.cuEventRecord(event, self.stream), "cuEventRecord")
+
+    def elapsed_ms(self):
+        self.check(self.cuda.cuEventSynchronize(self.end), "cuEventSynchronize")
+        ms = ctypes.c_float()
+        self.check(self.cuda.cuEventElapsedTime(ctypes.byref(ms), self.start, self.end), "cuEventElapsedTime")
+        return ms.value
+
+
 def one_process(family_name, label, backend_name, precision, mode):
     """Time the case in this process; print one JSON line of per-call records per variant."""
     sys.path.insert(0, os.getcwd())
@@ -63,6 +97,12 @@ def one_process(family_name, label, backend_name, precision, mode):
     is_mlx = bench.backend.framework == "mlx"
     output_bytes = bench.backend.run(bench.op, bench.args).nbytes
     bench.teardown(*params)
+    driver = None
+    if mode == "plain" and backend_name != "cuda" and mx.cuda.is_available():
+        try:
+            driver = DriverEvents()
+        except (OSError, AttributeError, RuntimeError) as error:
+            print(f"cu events: {error}", file=sys.stderr)
     held_now = mx.get_active_memory if is_mlx else (lambda: torch.cuda.memory_allocated())
     release = mx.synchronize if is_mlx else (lambda: None)
 
@@ -79,6 +119,14 @@ def one_process(family_name, label, backend_name, precision, mode):
             bench.teardown(*params)
             end.synchronize()
             return (t1 - t0) * 1e3, before, start.elapsed_time(end)
+        if variant == "cu events":
+            t0 = time.perf_counter()
+            driver.record(driver.start)
+            bench.time_latency(*params)
+            driver.record(driver.end)
+            t1 = time.perf_counter()
+            bench.teardown(*params)
+            return (t1 - t0) * 1e3, before, driver.elapsed_ms()
         if variant != "gc on":
             gc.disable()
         t0 = time.perf_counter()
@@ -86,11 +134,11 @@ def one_process(family_name, label, backend_name, precision, mode):
         t1 = time.perf_counter()
         gc.enable()
         bench.teardown(*params)
-        if variant == "released":
+        if variant == "synced":
             release()
         return (t1 - t0) * 1e3, before, None
 
-    variants = ["asv", "gc on", "released"] + (["events"] if events else [])
+    variants = ["asv", "gc on", "synced"] + (["events"] if events else []) + (["cu events"] if driver else [])
     calls = {v: [] for v in variants}
     for _ in range(ROUNDS):
         for variant in variants:
@@ -139,8 +187,8 @@ def main():
                 record = json.loads(lines[-1])
                 for variant, (ms, n, share, held, free, event_ms) in summary(record["calls"],
                                                                              record["output_bytes"]).items():
-                    print(f"{name} | {variant:8} | {ms:.3f} ms | {n} calls | held {share:4.0%} | "
-                          f"held {held:.3f} | released {free:.3f} | events {event_ms:.3f}", flush=True)
+                    print(f"{name} | {variant:9} | {ms:.3f} ms | {n} calls | held {share:4.0%} | "
+                          f"held {held:.3f} | not held {free:.3f} | events {event_ms:.3f}", flush=True)
 
 
 if __name__ == "__main__":
