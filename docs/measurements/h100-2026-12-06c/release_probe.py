@@ -24,8 +24,9 @@ held ("held") beside one that found it released. Run from the tree's root:
 
     python3 docs/measurements/h100-2026-12-06c/release_probe.py [--processes 3] [--backend mlx_cpu --family Floor]
 
-One line per process and variant: median ms, calls, share of calls with the last output held, and
-the median ms of held and of released calls. --backend swaps the GPU backends for one (a dry run on a
+One line per process and variant: median ms, calls, share of calls with the last output held, the
+median ms of held and of not-held calls, by events where the variant has them, and the host's gap
+since the last call ended (the time the worker thread had). --backend swaps the GPU backends for one (a dry run on a
 machine without a GPU)."""
 
 import argparse
@@ -106,37 +107,39 @@ def one_process(family_name, label, backend_name, precision, mode):
     held_now = mx.get_active_memory if is_mlx else (lambda: torch.cuda.memory_allocated())
     release = mx.synchronize if is_mlx else (lambda: None)
 
+    last_end = [time.perf_counter()]
+
+    def mark(variant, which):
+        """Record the start (0) or end (1) event of an events variant; nothing for the others."""
+        if variant == "events":
+            events[which].record(events[2])
+        elif variant == "cu events":
+            driver.record((driver.start, driver.end)[which])
+
     def call(variant):
+        """One call in `variant`: {ms: host clock, before: bytes held before it, gap: ms since the last
+        call ended, event: ms by events or None}."""
         bench.setup(*params)
         before = held_now()
-        if variant == "events":
-            start, end, stream = events
-            t0 = time.perf_counter()
-            start.record(stream)
-            bench.time_latency(*params)
-            end.record(stream)
-            t1 = time.perf_counter()
-            bench.teardown(*params)
-            end.synchronize()
-            return (t1 - t0) * 1e3, before, start.elapsed_time(end)
-        if variant == "cu events":
-            t0 = time.perf_counter()
-            driver.record(driver.start)
-            bench.time_latency(*params)
-            driver.record(driver.end)
-            t1 = time.perf_counter()
-            bench.teardown(*params)
-            return (t1 - t0) * 1e3, before, driver.elapsed_ms()
-        if variant != "gc on":
-            gc.disable()
+        if variant not in ("gc on", "events", "cu events"):
+            gc.disable()  # as asv's timeit
         t0 = time.perf_counter()
+        mark(variant, 0)
         bench.time_latency(*params)
+        mark(variant, 1)
         t1 = time.perf_counter()
         gc.enable()
         bench.teardown(*params)
-        if variant == "synced":
+        event_ms = None
+        if variant == "events":
+            events[1].synchronize()
+            event_ms = events[0].elapsed_time(events[1])
+        elif variant == "cu events":
+            event_ms = driver.elapsed_ms()
+        elif variant == "synced":
             release()
-        return (t1 - t0) * 1e3, before, None
+        gap, last_end[0] = (t0 - last_end[0]) * 1e3, t1
+        return {"ms": (t1 - t0) * 1e3, "before": before, "gap": gap, "event": event_ms}
 
     variants = ["asv", "gc on", "synced"] + (["events"] if events else []) + (["cu events"] if driver else [])
     calls = {v: [] for v in variants}
@@ -146,17 +149,22 @@ def one_process(family_name, label, backend_name, precision, mode):
     print(json.dumps({"output_bytes": output_bytes, "calls": calls}))
 
 
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
 def summary(calls, output_bytes):
-    """{variant: (median ms, calls, share held, median ms held, median ms released, median event ms)}."""
-    baseline = min(before for records in calls.values() for _, before, _ in records)
+    """{variant: (median ms, calls, share held, median ms held, median ms not held, median event ms,
+    median gap ms)}. A call counts as held where MLX held more than half an output's bytes over the
+    least it held before any call of the process: the last output not yet back in the cache."""
+    baseline = min(r["before"] for records in calls.values() for r in records)
     out = {}
     for variant, records in calls.items():
-        held = [ms for ms, before, _ in records if before - baseline > output_bytes / 2]
-        free = [ms for ms, before, _ in records if before - baseline <= output_bytes / 2]
-        event_ms = [e for _, _, e in records if e is not None]
-        med = lambda xs: statistics.median(xs) if xs else float("nan")
-        out[variant] = (med([ms for ms, _, _ in records]), len(records), len(held) / len(records), med(held),
-                        med(free), med(event_ms))
+        held = [r["ms"] for r in records if r["before"] - baseline > output_bytes / 2]
+        free = [r["ms"] for r in records if r["before"] - baseline <= output_bytes / 2]
+        out[variant] = (median([r["ms"] for r in records]), len(records), len(held) / len(records), median(held),
+                        median(free), median([r["event"] for r in records if r["event"] is not None]),
+                        median([r["gap"] for r in records]))
     return out
 
 
@@ -185,10 +193,10 @@ def main():
                     print(f"{name}: failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}", flush=True)
                     continue
                 record = json.loads(lines[-1])
-                for variant, (ms, n, share, held, free, event_ms) in summary(record["calls"],
-                                                                             record["output_bytes"]).items():
+                for variant, (ms, n, share, held, free, event_ms, gap) in summary(record["calls"],
+                                                                                  record["output_bytes"]).items():
                     print(f"{name} | {variant:9} | {ms:.3f} ms | {n} calls | held {share:4.0%} | "
-                          f"held {held:.3f} | not held {free:.3f} | events {event_ms:.3f}", flush=True)
+                          f"held {held:.3f} | not held {free:.3f} | events {event_ms:.3f} | gap {gap:.3f}", flush=True)
 
 
 if __name__ == "__main__":
