@@ -21,7 +21,7 @@ from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
 from tests_support import cells_of, gpu_run, project_copy, stand_in_wakeup_request, write_fake_results
-from tools import cpu_wakeup, fidelity, options, processes, stability
+from tools import cpu_wakeup, cuda_events, fidelity, options, processes, stability
 from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -171,8 +171,9 @@ def test_fidelity_runs_each_case_in_a_process_of_its_own_as_asv_does(monkeypatch
     monkeypatch.setattr(fidelity, "GPU_BACKENDS", ("cpu",))
     monkeypatch.setattr(fidelity, "selected_backends", lambda: ("cpu",))
     sent = []
-    fidelity.measure_once(1, lambda key: key[0] == "ReLU", sent.append)
-    assert forks == [(fidelity.measure_case, ("ReLU", label, "cpu", "strict")) for label in ReLU.cases]
+    fidelity.measure_once(1, lambda key: key[0] == "ReLU", "driver", sent.append)
+    assert forks == [(fidelity.measure_case, ("ReLU", label, "cpu", "strict", "driver")) for label in ReLU.cases], \
+        "each case's process is told whose events to record"
     assert [record.get("error") for record in sent] == [None, "process died (exit -11)"] and len(ReLU.cases) == 2
 
 
@@ -182,10 +183,11 @@ def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
     project = project_copy(tmp_path, {"bench_floor.py": None}, cpu_as_gpu=True)
     with open(project / "tools" / "fidelity.py", "a") as tool:
         tool.write("\n\n" + inspect.getsource(HostClockEvent)
-                   + "\n\ndef events_for(backend):\n    return HostClockEvent(), HostClockEvent(), None\n")
+                   + "\n\ndef events_for(backend, instrument):\n    return HostClockEvent(), HostClockEvent(), None\n")
     write_fake_results(project / "results", "box")
     request = stand_in_wakeup_request(project, tmp_path)
-    run = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "box", "--cpu-latency-us", "3"],
+    run = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "box", "--cpu-latency-us", "3",
+                          "--events", "driver"],
                          cwd=project, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stderr
@@ -194,7 +196,107 @@ def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
     assert progress == [f"fidelity: pass {n} of {fidelity.PROCESSES}: Floor on cpu (strict), 1 measured in N s"
                         for n in range(1, fidelity.PROCESSES + 1)]
     assert "cases asv put under 0.2 ms are not measured (--all)" in run.stdout
+    assert "over device events (the CUDA driver's)" in run.stdout, "the report names its instrument"
     assert re.search(r"floor \(synchronised one-element op, by events\): cpu 0\.\d{3} ms", run.stdout)
+
+
+class FakeCudaDriver:
+    """The libcuda calls tools/cuda_events.py makes, kept in `calls`; handles count up from 100, and a
+    call named in `failing` returns that CUresult."""
+
+    def __init__(self, current_context=None, failing=None):
+        self.current, self.failing, self.calls, self.handles = current_context, failing or {}, [], 100
+
+    def _done(self, name, *args):
+        self.calls.append((name, *args))
+        return self.failing.get(name, 0)
+
+    def _new_handle(self, ref, name, *args):
+        self.handles += 1
+        ref._obj.value = self.handles
+        return self._done(name, self.handles, *args)
+
+    def cuCtxGetCurrent(self, ref):
+        ref._obj.value = self.current
+        return self._done("cuCtxGetCurrent")
+
+    def cuInit(self, flags):
+        return self._done("cuInit", flags)
+
+    def cuDeviceGet(self, ref, ordinal):
+        ref._obj.value = ordinal
+        return self._done("cuDeviceGet", ordinal)
+
+    def cuDevicePrimaryCtxRetain(self, ref, device):
+        ref._obj.value = 7
+        return self._done("cuDevicePrimaryCtxRetain", device.value)
+
+    def cuCtxSetCurrent(self, context):
+        self.current = context.value
+        return self._done("cuCtxSetCurrent", context.value)
+
+    def cuStreamCreate(self, ref, flags):
+        return self._new_handle(ref, "cuStreamCreate", flags)
+
+    def cuEventCreate(self, ref, flags):
+        return self._new_handle(ref, "cuEventCreate", flags)
+
+    def cuEventRecord(self, event, stream):
+        return self._done("cuEventRecord", event.value, stream.value)
+
+    def cuEventSynchronize(self, event):
+        return self._done("cuEventSynchronize", event.value)
+
+    def cuEventElapsedTime(self, ref, start, end):
+        ref._obj.value = 0.25
+        return self._done("cuEventElapsedTime", start.value, end.value)
+
+
+def test_driver_events_time_on_a_stream_of_their_own_in_the_frameworks_context(monkeypatch):
+    driver = FakeCudaDriver(current_context=5)
+    monkeypatch.setattr(cuda_events, "_library", driver)
+    start, end, stream = cuda_events.Event(), cuda_events.Event(), cuda_events.Stream()
+    start.record(stream)
+    end.record(stream)
+    end.synchronize()
+    assert start.elapsed_time(end) == 0.25
+    made = [call for call in driver.calls if call[0] != "cuCtxGetCurrent"]
+    assert made == [("cuEventCreate", 101, 0), ("cuEventCreate", 102, 0), ("cuStreamCreate", 103, 1),
+                    ("cuEventRecord", 101, 103), ("cuEventRecord", 102, 103), ("cuEventSynchronize", 102),
+                    ("cuEventElapsedTime", 101, 102)], "timed events, a non-blocking stream, the framework's context"
+
+
+def test_driver_events_take_the_primary_context_where_none_is_current(monkeypatch):
+    driver = FakeCudaDriver(current_context=None)
+    monkeypatch.setattr(cuda_events, "_library", driver)
+    cuda_events.Stream()
+    assert [call[0] for call in driver.calls[:5]] == ["cuCtxGetCurrent", "cuInit", "cuDeviceGet",
+                                                      "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent"]
+    assert driver.current == 7 and ("cuDevicePrimaryCtxRetain", 0) in driver.calls, "device 0's primary context"
+
+
+def test_a_failing_driver_call_or_a_missing_driver_is_one_line_naming_it(monkeypatch):
+    monkeypatch.setattr(cuda_events, "_library", FakeCudaDriver(current_context=5, failing={"cuEventRecord": 400}))
+    start, stream = cuda_events.Event(), cuda_events.Stream()
+    with pytest.raises(cuda_events.DriverError, match=r"^cuEventRecord returned CUresult 400$"):
+        start.record(stream)
+
+    def no_library(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(cuda_events, "_library", None)
+    monkeypatch.setattr(cuda_events.ctypes, "CDLL", no_library)
+    with pytest.raises(cuda_events.DriverError, match=r"no CUDA driver library here .*need an NVIDIA GPU"):
+        cuda_events.Event()
+
+
+def test_fidelity_takes_events_from_the_driver_or_torch_and_refuses_driver_events_on_apple(monkeypatch):
+    monkeypatch.setattr(cuda_events, "_library", FakeCudaDriver(current_context=5))
+    start, end, stream = fidelity.events_for(BACKENDS["cuda"], "driver")
+    assert isinstance(start, cuda_events.Event) and isinstance(stream, cuda_events.Stream)
+    with pytest.raises(NotImplementedError, match="CUDA only: on an Apple GPU use --events torch"):
+        fidelity.events_for(BACKENDS["mps"], "driver")
+    assert fidelity.INSTRUMENTS[0] == "torch", "torch's events stay the default until the driver's are measured"
 
 
 def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():

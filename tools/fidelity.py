@@ -2,7 +2,7 @@
 benchmark's own timed method is called again as asv calls it (its setup before each call) with
 device events around each call (many calls, median), and printed beside asv's median for it.
 
-    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--output FILE]
+    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--events driver] [--output FILE]
 
 Run it on the machine whose results it reads, after `make bench`. Each case, backend and precision
 mode runs in a process of its own, forked as asv forks each case (a case that kills its process takes
@@ -18,6 +18,9 @@ those cases and the floor; --all measures the faster cases too. Beside each pool
 the lowest and highest of its processes' own medians, and a case off by no more than they differ says
 so: that is the process, not the timer (the host clock on the same calls is the timer's check). Each
 process says on stderr what it measured, as it ends.
+The events are torch's by default. torch's CUDA and its events inside MLX's process slow MLX's calls
+(docs/timing-checks.md), so `--events driver` takes them from the CUDA driver itself
+(tools/cuda_events.py) and leaves torch's CUDA unstarted in MLX's processes; CUDA only.
 """
 
 import argparse
@@ -33,7 +36,7 @@ from tabulate import tabulate
 from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, op_families, selected_backends, torch,
                                verified_backend)
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
-from tools import cpu_wakeup
+from tools import cpu_wakeup, cuda_events
 from tools.forked import forked
 from tools.options import microseconds
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
@@ -49,11 +52,21 @@ PROCESSES = OpBenchmark.gpu_rounds
 CALL_LISTS = ("events", "host", "first")  # a record's per-call times (ms) until its processes are pooled
 
 
-def events_for(backend):
+INSTRUMENTS = ("torch", "driver")  # whose device events: torch's, or the CUDA driver's own (tools/cuda_events.py)
+INSTRUMENT_NAMES = {"torch": "torch's", "driver": "the CUDA driver's"}
+
+
+def events_for(backend, instrument="torch"):
     """(start, end, stream): two events on the device the backend's call runs on, and the stream to
     record them in. On CUDA that is a stream of their own, which waits for nothing: recorded in the
-    legacy default stream, the events would wait for (and hold up) MLX's streams."""
-    if backend.device == "mps" or (backend.framework == "mlx" and mlx_gpu_platform() == "metal"):
+    legacy default stream, the events would wait for (and hold up) MLX's streams. `instrument`
+    "driver" takes them from the CUDA driver, leaving torch's CUDA unstarted in MLX's process."""
+    on_apple = backend.device == "mps" or (backend.framework == "mlx" and mlx_gpu_platform() == "metal")
+    if instrument == "driver":
+        if on_apple:
+            raise NotImplementedError("the CUDA driver's events time CUDA only: on an Apple GPU use --events torch")
+        return cuda_events.Event(), cuda_events.Event(), cuda_events.Stream()
+    if on_apple:
         return torch.mps.event.Event(enable_timing=True), torch.mps.event.Event(enable_timing=True), None
     return torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True), torch.cuda.Stream()
 
@@ -93,9 +106,9 @@ def time_with_events(bench, params, events):
     return device_ms, host_ms, first_ms
 
 
-def measure_case(family_name, label, name, precision, send):
-    """Send the record of one case on GPU backend `name` in `precision` (nothing where this machine
-    cannot run that backend in that mode)."""
+def measure_case(family_name, label, name, precision, instrument, send):
+    """Send the record of one case on GPU backend `name` in `precision`, timed by `instrument`'s
+    events (nothing where this machine cannot run that backend in that mode)."""
     family = next(f for f in op_families() if f.__name__ == family_name)
     bench = family()
     try:
@@ -110,19 +123,20 @@ def measure_case(family_name, label, name, precision, send):
     else:
         try:
             params = (label, name, precision) if family.uses_matrix_units else (label, name)
-            record["events"], record["host"], record["first"] = time_with_events(bench, params, events_for(backend))
+            record["events"], record["host"], record["first"] = time_with_events(bench, params,
+                                                                                  events_for(backend, instrument))
         except Exception as error:  # a failing case is a result
             record["error"] = f"{type(error).__name__}: {error}".splitlines()[0]
     send(record)
 
 
-def measure_all(wanted):
+def measure_all(wanted, instrument="torch"):
     """Every case `wanted(key)` accepts, on every GPU backend in every mode it has, in PROCESSES passes
     over them all, each from a new interpreter (as asv's runs go); a record per case with the medians
     of all its calls."""
     passes = []
     for number in range(1, PROCESSES + 1):
-        records, exitcode = forked(measure_once, number, wanted, fresh=True)
+        records, exitcode = forked(measure_once, number, wanted, instrument, fresh=True)
         if exitcode != 0:  # its families' own processes report their deaths; this is the pass's own
             print(f"fidelity: pass {number} of {PROCESSES} died (exit {exitcode}): the cases after its last "
                   "record come from fewer processes", file=sys.stderr, flush=True)
@@ -167,7 +181,7 @@ def inside_levels(asv_ms, levels_ms):
     return low * (1 - GOAL) <= asv_ms <= high * (1 + GOAL)
 
 
-def measure_once(number, wanted, send):
+def measure_once(number, wanted, instrument, send):
     """Pass `number`: every case on every GPU backend in every mode it has, each in a process of its
     own (one framework per process, as under asv); records sent in order. A case whose process dies
     is that error."""
@@ -178,7 +192,7 @@ def measure_once(number, wanted, send):
                 continue
             started, measured = time.perf_counter(), 0
             for label in labels:
-                records, exitcode = forked(measure_case, family.__name__, label, name, precision)
+                records, exitcode = forked(measure_case, family.__name__, label, name, precision, instrument)
                 measured += len(records)
                 if exitcode != 0 and not records:
                     records = [{"family": family.__name__, "case": label, "backend": name, "precision": precision,
@@ -288,6 +302,9 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true",
                         help=f"measure the cases asv put under {MIN_MS} ms too (not judged; a longer run)")
     parser.add_argument("--output", help="also write the report to this file")
+    parser.add_argument("--events", choices=INSTRUMENTS, default=INSTRUMENTS[0],
+                        help="whose device events time the calls: torch's (default), or the CUDA driver's own, "
+                             "which keep torch's CUDA out of MLX's processes (tools/cuda_events.py)")
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help="hold Linux's CPU wake-up latency limit while measuring, as the make bench run "
                              "checked did (tools/cpu_wakeup.py)")
@@ -301,9 +318,10 @@ def main(argv=None):
             raise TableError("no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
         figures = asv_figures(result)
         with cpu_wakeup.held(args.cpu_latency_us):
-            records = measure_all(Wanted(None if args.all else figures))
+            records = measure_all(Wanted(None if args.all else figures), args.events)
         p = result.params
-        title = (f"{args.machine}: asv's latency over device events; MLX {p.get('mlx', '?')}, "
+        title = (f"{args.machine}: asv's latency over device events ({INSTRUMENT_NAMES[args.events]}); "
+                 f"MLX {p.get('mlx', '?')}, "
                  f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}"
                  + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)")
                  + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}"))

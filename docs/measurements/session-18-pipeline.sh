@@ -13,7 +13,9 @@
 # A (about 10 minutes): make bench's latency half with settle.patch applied (mx.synchronize() at the
 #    end of every MLX setup, outside the timing), to set against A of 2026-12-06 (h100-2026-12-06c),
 #    which ran without it. What is done is copied to $L every 30 s.
-# F (about 10 minutes): tools.fidelity on A's results, with the patch.
+# F (about 10 minutes): tools.fidelity on A's results, with the patch, timed by the CUDA driver's own
+#    events (--events driver: torch's CUDA never started in MLX's processes; never run on a GPU yet,
+#    so they are tried on one MLX matmul first, and F takes torch's events if that fails).
 source docs/measurements/pipeline-start.sh
 D=docs/measurements/h100-2026-12-06c
 
@@ -31,7 +33,17 @@ MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 800 python3 -m tools.bench --machine $M -
 mark "end A rc=$? $(( $(date +%s) - start )) s"
 kill $KEEP; keep
 
-mark "start F: tools.fidelity (a process per case) on A's results, settled"
-timeout 660 python3 -m tools.fidelity --machine $M --output $L/fidelity.md > $L/fidelity.log 2>&1
+# The driver's events on one MLX matmul first: if they fail, F takes torch's.
+events=driver
+python3 -c "
+import mlx.core as mx
+from tools import cuda_events
+x = mx.ones((1024, 1024)); mx.eval(x)
+start, end, stream = cuda_events.Event(), cuda_events.Event(), cuda_events.Stream()
+start.record(stream); mx.eval(x @ x); end.record(stream); end.synchronize()
+print('driver events around one MLX matmul:', start.elapsed_time(end), 'ms')" > $L/driver-events-check.txt 2>&1 || events=torch
+mark "driver events check: $(tail -1 $L/driver-events-check.txt); F takes $events events"
+mark "start F: tools.fidelity --events $events on A's results, settled"
+timeout 660 python3 -m tools.fidelity --machine $M --events $events --output $L/fidelity.md > $L/fidelity.log 2>&1
 mark "end F rc=$?"
 mark "all done"

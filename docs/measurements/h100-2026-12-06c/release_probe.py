@@ -15,9 +15,9 @@ fresh interpreter per process, in interleaved blocks of variants:
               returns once the worker has run every earlier call's release (CommandEncoder::synchronize)
     events    tools.fidelity's loop: torch events on a stream of their own around the call (only in
               the processes of mode `torch`, where torch's CUDA is started first, as in tools.fidelity)
-    cu events the same loop with the CUDA driver's own events (libcuda through ctypes) on a stream of
-              their own, torch's CUDA never started (mode `plain`, CUDA only): an instrument for MLX
-              without torch in its process, if this one leaves MLX's time as it was
+    cu events the same loop with the CUDA driver's own events (tools/cuda_events.py, as
+              `tools.fidelity --events driver`), torch's CUDA never started (mode `plain`, MLX on CUDA
+              only): an instrument for MLX without torch in its process, if it leaves MLX's time as it was
 
 and records before each call the bytes MLX's allocator holds: a call whose previous output is still
 held ("held") beside one that found it released. Run from the tree's root:
@@ -30,7 +30,6 @@ since the last call ended (the time the worker thread had). --backend swaps the 
 machine without a GPU)."""
 
 import argparse
-import ctypes
 import gc
 import json
 import os
@@ -53,36 +52,6 @@ CASES = (  # (family, case, backend, precision): the cases furthest off on 2026-
 ROUNDS, BLOCK = 6, 20
 
 
-class DriverEvents:
-    """Two events of the CUDA driver (libcuda, which MLX loads) on a non-blocking stream of their own,
-    in the primary context MLX made current on this thread; the same three calls as torch's."""
-
-    def __init__(self):
-        self.cuda = ctypes.CDLL("libcuda.so.1")
-        context = ctypes.c_void_p()
-        self.check(self.cuda.cuCtxGetCurrent(ctypes.byref(context)), "cuCtxGetCurrent")
-        if not context.value:
-            raise RuntimeError("no current CUDA context on this thread")
-        self.stream, self.start, self.end = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
-        self.check(self.cuda.cuStreamCreate(ctypes.byref(self.stream), 1), "cuStreamCreate")  # CU_STREAM_NON_BLOCKING
-        for event in (self.start, self.end):
-            self.check(self.cuda.cuEventCreate(ctypes.byref(event), 0), "cuEventCreate")
-
-    @staticmethod
-    def check(status, what):
-        if status != 0:
-            raise RuntimeError(f"{what} returned CUresult {status}")
-
-    def record(self, event):
-        self.check(self.cuda.cuEventRecord(event, self.stream), "cuEventRecord")
-
-    def elapsed_ms(self):
-        self.check(self.cuda.cuEventSynchronize(self.end), "cuEventSynchronize")
-        ms = ctypes.c_float()
-        self.check(self.cuda.cuEventElapsedTime(ctypes.byref(ms), self.start, self.end), "cuEventElapsedTime")
-        return ms.value
-
-
 def one_process(family_name, label, backend_name, precision, mode):
     """Time the case in this process; print one JSON line of per-call records per variant."""
     sys.path.insert(0, os.getcwd())
@@ -91,57 +60,51 @@ def one_process(family_name, label, backend_name, precision, mode):
     family = next(f for f in op_families() if f.__name__ == family_name)
     bench = family()
     params = (label, backend_name) + ((precision,) if family.uses_matrix_units else ())
-    events = None
+    instruments = {}  # variant: (start, end, stream)
     if mode == "torch":  # torch's CUDA first, as tools.fidelity's events_for does
-        events = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True), torch.cuda.Stream()
+        instruments["events"] = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True), \
+            torch.cuda.Stream()
     bench.setup(*params)
     is_mlx = bench.backend.framework == "mlx"
     output_bytes = bench.backend.run(bench.op, bench.args).nbytes
     bench.teardown(*params)
-    driver = None
-    if mode == "plain" and backend_name != "cuda" and mx.cuda.is_available():
+    if mode == "plain" and is_mlx and mx.cuda.is_available():
+        from tools import cuda_events
         try:
-            driver = DriverEvents()
-        except (OSError, AttributeError, RuntimeError) as error:
+            instruments["cu events"] = cuda_events.Event(), cuda_events.Event(), cuda_events.Stream()
+        except cuda_events.DriverError as error:
             print(f"cu events: {error}", file=sys.stderr)
     held_now = mx.get_active_memory if is_mlx else (lambda: torch.cuda.memory_allocated())
     release = mx.synchronize if is_mlx else (lambda: None)
-
     last_end = [time.perf_counter()]
-
-    def mark(variant, which):
-        """Record the start (0) or end (1) event of an events variant; nothing for the others."""
-        if variant == "events":
-            events[which].record(events[2])
-        elif variant == "cu events":
-            driver.record((driver.start, driver.end)[which])
 
     def call(variant):
         """One call in `variant`: {ms: host clock, before: bytes held before it, gap: ms since the last
         call ended, event: ms by events or None}."""
+        start, end, stream = instruments.get(variant, (None, None, None))
         bench.setup(*params)
         before = held_now()
-        if variant not in ("gc on", "events", "cu events"):
+        if variant not in ("gc on", *instruments):
             gc.disable()  # as asv's timeit
         t0 = time.perf_counter()
-        mark(variant, 0)
+        if start:
+            start.record(stream)
         bench.time_latency(*params)
-        mark(variant, 1)
+        if end:
+            end.record(stream)
         t1 = time.perf_counter()
         gc.enable()
         bench.teardown(*params)
         event_ms = None
-        if variant == "events":
-            events[1].synchronize()
-            event_ms = events[0].elapsed_time(events[1])
-        elif variant == "cu events":
-            event_ms = driver.elapsed_ms()
-        elif variant == "synced":
+        if end:
+            end.synchronize()
+            event_ms = start.elapsed_time(end)
+        if variant == "synced":
             release()
         gap, last_end[0] = (t0 - last_end[0]) * 1e3, t1
         return {"ms": (t1 - t0) * 1e3, "before": before, "gap": gap, "event": event_ms}
 
-    variants = ["asv", "gc on", "synced"] + (["events"] if events else []) + (["cu events"] if driver else [])
+    variants = ["asv", "gc on", "synced", *instruments]
     calls = {v: [] for v in variants}
     for _ in range(ROUNDS):
         for variant in variants:
