@@ -376,7 +376,7 @@ def test_processes_can_hold_the_cpus_wake_up_latency_and_name_their_idle_states(
             options.microseconds(bad)
 
 
-def test_processes_with_events_records_fidelitys_events_around_each_call_and_only_on_a_gpu(monkeypatch):
+def test_processes_with_events_records_fidelitys_events_around_each_call_and_only_on_a_gpu(monkeypatch, capsys):
     log = []
 
     class Event:
@@ -389,7 +389,10 @@ def test_processes_with_events_records_fidelitys_events_around_each_call_and_onl
         def synchronize(self):
             log.append((f"{self.name} waited", None))
 
-    monkeypatch.setattr(fidelity, "events_for", lambda backend: (Event("start"), Event("end"), "own stream"))
+    instruments = []
+    monkeypatch.setattr(fidelity, "events_for",
+                        lambda backend, instrument: instruments.append(instrument) or (Event("start"), Event("end"),
+                                                                                       "own stream"))
     backend, run = BACKENDS["cpu"], BACKENDS["cpu"].run
 
     def logged_run(op, args):
@@ -398,15 +401,21 @@ def test_processes_with_events_records_fidelitys_events_around_each_call_and_onl
 
     monkeypatch.setattr(backend, "run", logged_run)
     calls = []
-    processes.timed_calls("ReLU / dim=128x16x1024", "cpu", "strict", 0.05, None, True, calls.append)
+    processes.timed_calls("ReLU / dim=128x16x1024", "cpu", "strict", 0.05, None, "driver", calls.append)
     timed = log[log.index(("start", "own stream")):]  # the warm-up's calls come first, without events
     assert calls and timed == [("start", "own stream"), ("call", None), ("end", "own stream"), ("end waited", None)] * len(calls)
-    assert "device events recorded around each call" in processes.report("ReLU / dim=128x16x1024", "cuda", "strict",
-                                                                         [calls], with_events=True)
+    assert instruments == ["driver"], "the events of the instrument asked for"
+    assert "device events (the CUDA driver's) recorded around each call" in processes.report(
+        "ReLU / dim=128x16x1024", "cuda", "strict", [calls], with_events="driver")
+    assert "(torch's)" in processes.report(
+        "ReLU / dim=128x16x1024", "cuda", "strict", [calls], with_events="torch")
     refused = subprocess.run([sys.executable, "-m", "tools.processes", "ReLU / dim=128x16x1024", "--backend", "cpu",
                               "--with-events"], cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode == 2 and refused.stderr.strip().endswith(
         "--with-events records device events: cpu is no GPU backend (give one of mlx_gpu, mps, cuda, mlx_gpu_compile)")
+    with pytest.raises(SystemExit):  # the driver's events parse, and are refused off the GPU alike
+        processes.main(["ReLU / dim=128x16x1024", "--backend", "cpu", "--with-events", "driver"])
+    assert capsys.readouterr().err.strip().endswith("cpu is no GPU backend (give one of mlx_gpu, mps, cuda, mlx_gpu_compile)")
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():

@@ -3,7 +3,7 @@
 while after the suite's own warm-up, as asv calls them (the benchmark's `setup` before every call).
 
     python -m tools.processes "BCE / dim=1000000 dim=1000000" --backend cuda [--precision strict]
-                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events]
+                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events [driver]]
                               [--cpu-latency-us 0]
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, the
@@ -18,7 +18,8 @@ worker threads share them (pinned to one CPU of this project's 2-core box, torch
 
 --with-events records tools.fidelity's device events around each call too (still timed by the host's
 clock): run with and without it, it tells whether the check's instrument moves what it checks. On
-MLX's GPU that instrument brings torch's CUDA into a process asv never starts it in.
+MLX's GPU torch's events bring torch's CUDA into a process asv never starts it in; `--with-events
+driver` records the CUDA driver's own instead (`tools.fidelity --events driver`).
 
 --cpu-latency-us holds Linux's CPU wake-up latency limit while the processes run (root only;
 `tools/cpu_wakeup.py` says why a GPU figure may depend on it); each report names the CPU's idle states.
@@ -36,6 +37,7 @@ from tabulate import tabulate
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
 from tools import cpu_wakeup
+from tools.fidelity import INSTRUMENT_NAMES, INSTRUMENTS
 from tools.forked import forked
 from tools.options import above_zero, microseconds
 from tools.speedup_table import TableError, find_row
@@ -74,7 +76,8 @@ def interrupts_between(before, after):
 
 def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
     """Send (seconds after the warm-up, microseconds, CPU) per call of the case, for `seconds`; with
-    `with_events`, tools.fidelity's device events recorded around each call as it records them."""
+    `with_events` (whose: tools.fidelity.INSTRUMENTS), tools.fidelity's device events recorded around
+    each call as it records them."""
     if cpus:
         os.sched_setaffinity(0, cpus)
     family, label = find_row(row)
@@ -85,7 +88,7 @@ def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
     if with_events:
         from tools.fidelity import events_for, recorder
 
-        begin, end, stream = events_for(BACKENDS[backend])
+        begin, end, stream = events_for(BACKENDS[backend], with_events)
         record = recorder(stream)
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -131,7 +134,8 @@ def report(row, backend, precision, processes, with_events=False, cpu_latency_us
         head.append("GPU interrupts, CPU:count")
     table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
     medians = [median_us(calls) for calls in processes]
-    instrument = ", tools.fidelity's device events recorded around each call" if with_events else ""
+    instrument = (f", tools.fidelity's device events ({INSTRUMENT_NAMES[with_events]}) recorded around each call"
+                  if with_events else "")
     return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
             f"slowest process over fastest: {spread(medians):.3f}\n{cpu_wakeup.described(cpu_latency_us)}\n")
 
@@ -156,8 +160,9 @@ def main(argv=None):
     parser.add_argument("--processes", type=above_zero(int, "number of processes"), default=6)
     parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0, help="of calls per process after its warm-up")
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
-    parser.add_argument("--with-events", action="store_true",
-                        help="record tools.fidelity's device events around each call too (GPU backends)")
+    parser.add_argument("--with-events", nargs="?", const=INSTRUMENTS[0], choices=INSTRUMENTS,
+                        help="record tools.fidelity's device events around each call too (GPU backends): "
+                             "torch's, or with 'driver' the CUDA driver's own")
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help=f"hold the CPUs' wake-up latency at this many us while the processes run ({cpu_wakeup.REQUEST})")
     args = parser.parse_args(argv)
