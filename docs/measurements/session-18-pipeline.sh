@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. Ready after session 18
-# (2026-12-06) for a lease of an H100 (about 26 device minutes of work after the installs).
+# (2026-12-06) for a lease of an H100 (about 24 device minutes of work after the installs).
 # Why: on 2026-12-06 tools.fidelity ran with a process per case on a GPU for the first time. torch's
 # figures held (asv/events median 0.997, none off beyond its processes' levels); MLX's sat below the
 # events (median 0.973 plain, 0.929 compiled; 26 off beyond the levels), and MLX's tf32 Linear
