@@ -36,8 +36,8 @@ def _call(name, *args):
 
 
 def _current_context():
-    """Make the primary context of the current device current on this thread if none is, as the
-    frameworks' runtimes do on their first call; return it."""
+    """Make device 0's primary context current on this thread if no context is, as the frameworks'
+    runtimes do on their first call."""
     context = ctypes.c_void_p()
     _call("cuCtxGetCurrent", ctypes.byref(context))
     if not context.value:
@@ -46,7 +46,6 @@ def _current_context():
         _call("cuDeviceGet", ctypes.byref(device), 0)
         _call("cuDevicePrimaryCtxRetain", ctypes.byref(context), device)
         _call("cuCtxSetCurrent", context)
-    return context
 
 
 class Stream:
