@@ -44,6 +44,6 @@ start.record(stream); mx.eval(x @ x); end.record(stream); end.synchronize()
 print('driver events around one MLX matmul:', start.elapsed_time(end), 'ms')" > $L/driver-events-check.txt 2>&1 || events=torch
 mark "driver events check: $(tail -1 $L/driver-events-check.txt); F takes $events events"
 mark "start F: tools.fidelity --events $events on A's results, settled"
-timeout 660 python3 -m tools.fidelity --machine $M --events $events --output $L/fidelity.md > $L/fidelity.log 2>&1
+timeout 720 python3 -m tools.fidelity --machine $M --events $events --output $L/fidelity.md > $L/fidelity.log 2>&1
 mark "end F rc=$?"
 mark "all done"
