@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -198,6 +199,49 @@ def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
     assert "cases asv put under 0.2 ms are not measured (--all)" in run.stdout
     assert "over device events (the CUDA driver's)" in run.stdout, "the report names its instrument"
     assert re.search(r"floor \(synchronised one-element op, by events\): cpu 0\.\d{3} ms", run.stdout)
+
+
+def test_a_stopped_fidelity_run_reports_the_passes_it_finished(tmp_path):
+    # The second pass stops the run as a time limit would (SIGTERM to the tool); the report pools the first.
+    project = project_copy(tmp_path, {"bench_floor.py": None}, cpu_as_gpu=True)
+    with open(project / "tools" / "fidelity.py", "a") as tool:
+        tool.write("\n\n" + inspect.getsource(HostClockEvent) + textwrap.dedent("""
+
+            def events_for(backend, instrument):
+                return HostClockEvent(), HostClockEvent(), None
+
+            _measure_once = measure_once
+
+            def measure_once(number, wanted, instrument, send):
+                if number == 2:
+                    import os, signal
+                    os.kill(os.getppid(), signal.SIGTERM)
+                    time.sleep(60)
+                _measure_once(number, wanted, instrument, send)
+            """))
+    write_fake_results(project / "results", "box")
+    started = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "tools.fidelity", "--machine", "box", "--output", "report.md"],
+                         cwd=project, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert time.perf_counter() - started < 50, "the stopped pass's process is ended, not waited for"
+    assert f"fidelity: stopped (SIGTERM) in pass 2 of {fidelity.PROCESSES}; the report pools the 1 done" in run.stderr
+    report = (project / "report.md").read_text()
+    assert f"; stopped after 1 of {fidelity.PROCESSES} passes" in report and re.search(r"Floor / dim=1 +\| cpu", report)
+
+
+def test_a_fidelity_run_stopped_before_its_first_pass_ended_says_so_and_writes_nothing(monkeypatch, tmp_path, capsys):
+    def stopped_at_once(*args, **kwargs):
+        raise fidelity.Stopped
+
+    monkeypatch.setattr(fidelity, "forked", stopped_at_once)
+    monkeypatch.setattr(fidelity, "GPU_BACKENDS", ("cpu",))
+    write_fake_results(tmp_path / "results", "box")
+    output = tmp_path / "report.md"
+    assert fidelity.main(["--results", str(tmp_path / "results"), "--machine", "box", "--output", str(output)]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "error: stopped before its first pass ended: nothing measured to report") and not output.exists()
 
 
 class FakeCudaDriver:

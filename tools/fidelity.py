@@ -18,6 +18,7 @@ those cases and the floor; --all measures the faster cases too. Beside each pool
 the lowest and highest of its processes' own medians, and a case off by no more than they differ says
 so: that is the process, not the timer (the host clock on the same calls is the timer's check). Each
 process says on stderr what it measured, as it ends.
+A SIGTERM (a time limit's) ends the pass under way and reports the passes done, saying how many.
 The events are torch's by default. torch's CUDA and its events inside MLX's process slow MLX's calls
 (docs/timing-checks.md), so `--events driver` takes them from the CUDA driver itself
 (tools/cuda_events.py) and leaves torch's CUDA unstarted in MLX's processes; CUDA only.
@@ -27,6 +28,7 @@ import argparse
 import importlib.metadata
 import itertools
 import math
+import signal
 import statistics
 import sys
 import time
@@ -130,18 +132,34 @@ def measure_case(family_name, label, name, precision, instrument, send):
     send(record)
 
 
+class Stopped(Exception):
+    """A SIGTERM (a time limit's, as `timeout` sends) while the passes run."""
+
+
+def _stopped(signum, frame):
+    raise Stopped
+
+
 def measure_all(wanted, instrument="torch"):
-    """Every case `wanted(key)` accepts, on every GPU backend in every mode it has, in PROCESSES passes
-    over them all, each from a new interpreter (as asv's runs go); a record per case with the medians
-    of all its calls."""
+    """(a record per case with the medians of all its calls, the number of passes done): every case
+    `wanted(key)` accepts, on every GPU backend in every mode it has, in PROCESSES passes over them
+    all, each from a new interpreter (as asv's runs go). Stopped by SIGTERM, it ends the pass under way
+    and pools the passes done, so a run cut by a time limit still reports what it measured."""
     passes = []
-    for number in range(1, PROCESSES + 1):
-        records, exitcode = forked(measure_once, number, wanted, instrument, fresh=True)
-        if exitcode != 0:  # its families' own processes report their deaths; this is the pass's own
-            print(f"fidelity: pass {number} of {PROCESSES} died (exit {exitcode}): the cases after its last "
-                  "record come from fewer processes", file=sys.stderr, flush=True)
-        passes.append(records)
-    return pooled(passes)
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        for number in range(1, PROCESSES + 1):
+            records, exitcode = forked(measure_once, number, wanted, instrument, fresh=True)
+            if exitcode != 0:  # its families' own processes report their deaths; this is the pass's own
+                print(f"fidelity: pass {number} of {PROCESSES} died (exit {exitcode}): the cases after its last "
+                      "record come from fewer processes", file=sys.stderr, flush=True)
+            passes.append(records)
+    except Stopped:
+        print(f"fidelity: stopped (SIGTERM) in pass {len(passes) + 1} of {PROCESSES}; the report pools the "
+              f"{len(passes)} done", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return pooled(passes), len(passes)
 
 
 def pooled(passes):
@@ -318,12 +336,15 @@ def main(argv=None):
             raise TableError("no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
         figures = asv_figures(result)
         with cpu_wakeup.held(args.cpu_latency_us):
-            records = measure_all(Wanted(None if args.all else figures), args.events)
+            records, passes = measure_all(Wanted(None if args.all else figures), args.events)
+        if not passes:
+            raise TableError("stopped before its first pass ended: nothing measured to report")
         p = result.params
         title = (f"{args.machine}: asv's latency over device events ({INSTRUMENT_NAMES[args.events]}); "
                  f"MLX {p.get('mlx', '?')}, "
                  f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}"
                  + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)")
+                 + ("" if passes == PROCESSES else f"; stopped after {passes} of {PROCESSES} passes")
                  + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}"))
         return report(records, figures, title)
 

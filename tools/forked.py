@@ -14,10 +14,15 @@ def forked(target, *args, fresh=False):
     worker.start()
     send.close()
     messages = []
-    while True:
-        try:
-            messages.append(receive.recv())
-        except EOFError:
-            break
+    try:
+        while True:
+            try:
+                messages.append(receive.recv())
+            except EOFError:
+                break
+    except BaseException:  # this process is being stopped: its measurement goes with it
+        worker.terminate()
+        worker.join()
+        raise
     worker.join()
     return messages, worker.exitcode
