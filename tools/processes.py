@@ -36,8 +36,7 @@ import time
 from tabulate import tabulate
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
-from tools import cpu_wakeup
-from tools.fidelity import INSTRUMENT_NAMES, INSTRUMENTS
+from tools import cpu_wakeup, fidelity
 from tools.forked import forked
 from tools.options import above_zero, microseconds
 from tools.speedup_table import TableError, find_row
@@ -86,10 +85,8 @@ def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
     bench.setup(*params)  # the suite's own: inputs, then the warm-up
     bench.teardown(*params)
     if with_events:
-        from tools.fidelity import events_for, recorder
-
-        begin, end, stream = events_for(BACKENDS[backend], with_events)
-        record = recorder(stream)
+        begin, end, stream = fidelity.events_for(BACKENDS[backend], with_events)
+        record = fidelity.recorder(stream)
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         bench.setup(*params)
@@ -134,7 +131,7 @@ def report(row, backend, precision, processes, with_events=False, cpu_latency_us
         head.append("GPU interrupts, CPU:count")
     table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
     medians = [median_us(calls) for calls in processes]
-    instrument = (f", tools.fidelity's device events ({INSTRUMENT_NAMES[with_events]}) recorded around each call"
+    instrument = (f", tools.fidelity's device events ({fidelity.INSTRUMENT_NAMES[with_events]}) recorded around each call"
                   if with_events else "")
     return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
             f"slowest process over fastest: {spread(medians):.3f}\n{cpu_wakeup.described(cpu_latency_us)}\n")
@@ -160,7 +157,7 @@ def main(argv=None):
     parser.add_argument("--processes", type=above_zero(int, "number of processes"), default=6)
     parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0, help="of calls per process after its warm-up")
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
-    parser.add_argument("--with-events", nargs="?", const=INSTRUMENTS[0], choices=INSTRUMENTS,
+    parser.add_argument("--with-events", nargs="?", const=fidelity.INSTRUMENTS[0], choices=fidelity.INSTRUMENTS,
                         help="record tools.fidelity's device events around each call too (GPU backends): "
                              "torch's, or with 'driver' the CUDA driver's own")
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",

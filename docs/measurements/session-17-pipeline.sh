@@ -74,15 +74,13 @@ mark "spreads of MLX's floor: unpinned ${base:-?}, pinned ${pinned:-?}, spinners
 
 for run in A B; do
   rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
-  keep() { rm -rf $L/results-$run.new && mkdir -p $L/results-$run.new && cp -a results/$M results/benchmarks.json $L/results-$run.new/ && rm -rf $L/results-$run && mv $L/results-$run.new $L/results-$run; }
   mark "start $run: make bench's latency half, lever: ${lever:-none}"
   start=$(date +%s)
-  ( while sleep 30; do keep; done ) &
-  KEEP=$!
+  keeping $run
   [ "$choice" = spin ] && spin
   MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 900 python3 -m tools.bench --machine $M --bench time_latency $PIN > $L/latency-$run.log 2>&1
   mark "end $run rc=$? $(( $(date +%s) - start )) s"
-  kill $KEEP; keep
+  kill $KEEP; keep $run
   if [ $run = A ]; then
     mark "start F: tools.fidelity (a process per case) on A's results, lever: ${lever:-none}"
     timeout 720 ${PIN:+taskset -c $first,$other} python3 -m tools.fidelity --machine $M --output $L/fidelity.md > $L/fidelity.log 2>&1

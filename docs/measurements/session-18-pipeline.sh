@@ -24,14 +24,12 @@ timeout 300 python3 $D/release_probe.py --processes 2 > $L/release-probe.txt 2>&
 mark "end R rc=$?"
 
 git apply $D/settle.patch && mark "settle.patch applied" || { mark "settle.patch did not apply"; mark "all done"; exit 0; }
-keep() { rm -rf $L/results-A.new && mkdir -p $L/results-A.new && cp -a results/$M results/benchmarks.json $L/results-A.new/ && rm -rf $L/results-A && mv $L/results-A.new $L/results-A; }
 mark "start A: make bench's latency half, settled"
 start=$(date +%s)
-( while sleep 30; do keep; done ) &
-KEEP=$!
+keeping A
 MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 800 python3 -m tools.bench --machine $M --bench time_latency > $L/latency-A.log 2>&1
 mark "end A rc=$? $(( $(date +%s) - start )) s"
-kill $KEEP; keep
+kill $KEEP; keep A
 
 # The driver's events on one MLX matmul first: if they fail, F takes torch's.
 events=driver
