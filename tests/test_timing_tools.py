@@ -5,6 +5,7 @@ import argparse
 import inspect
 import math
 import os
+import random
 import re
 import shutil
 import struct
@@ -140,6 +141,7 @@ def test_fidelity_pools_the_calls_of_as_many_processes_as_asv_ran():
     pooled = {r["case"]: r for r in fidelity.pooled(passes)}
     assert pooled["c"]["events_ms"] == 1.5 and pooled["c"]["calls"] == 5 and pooled["c"]["first_ms"] == 2.0
     assert pooled["c"]["levels_ms"] == pytest.approx((1.05, 1.65)), "the lowest and highest process's own median"
+    assert pooled["c"]["processes"] == 3
     assert pooled["d"]["error"] == "RuntimeError: lost" and "events_ms" not in pooled["d"], "failed in one: failed"
 
 
@@ -340,7 +342,10 @@ def test_fidelity_takes_events_from_the_driver_or_torch_and_refuses_driver_event
     assert isinstance(start, cuda_events.Event) and isinstance(stream, cuda_events.Stream)
     with pytest.raises(NotImplementedError, match="CUDA only: on an Apple GPU use --events torch"):
         fidelity.events_for(BACKENDS["mps"], "driver")
-    assert fidelity.INSTRUMENTS[0] == "torch", "torch's events stay the default until the driver's are measured"
+    monkeypatch.setattr(fidelity.sys, "platform", "linux")
+    assert fidelity.default_instrument() == "driver", "on NVIDIA GPUs: no torch in MLX's processes, as under asv"
+    monkeypatch.setattr(fidelity.sys, "platform", "darwin")
+    assert fidelity.default_instrument() == "torch", "on Apple GPUs: the only events there"
 
 
 def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():
@@ -464,30 +469,57 @@ def test_processes_with_events_records_fidelitys_events_around_each_call_and_onl
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     records = [record("big", "cuda", 1.00), record("off", "mlx_gpu", 0.50), record("small", "cuda", 0.05),
-               record("spread", "cuda", 1.00), record("dim=1", "cuda", 0.03, family="Floor"),
+               record("spread", "cuda", 1.00), record("asv spread", "cuda", 1.00),
+               record("dim=1", "cuda", 0.03, family="Floor"),
                {"family": "Sort", "case": "s", "backend": "mlx_gpu", "precision": "strict", "error": "known failure"}]
     records[0]["first_ms"] = 1.02  # asv's window: 1.04 over it is within 5 %
-    records[1]["levels_ms"] = (0.45, 0.55)  # asv's 0.40 is below every process's level
-    records[3]["levels_ms"] = (0.80, 1.20)  # asv's 0.85 is where one of the processes was
+    records[1]["levels_ms"] = (0.45, 0.55)  # asv's processes, 0.38-0.44, all ran below every one of these
+    records[3]["levels_ms"] = (0.80, 1.20)  # asv's 0.85 (no processes of its own) is where one of these ran
+    records[4]["levels_ms"] = (0.95, 1.05)  # asv's 0.80 is far below, but its slowest process ran at 0.96
     figures = {("MatMul", "big", "cuda", "strict"): 1.04, ("MatMul", "off", "mlx_gpu", "strict"): 0.40,
-               ("MatMul", "small", "cuda", "strict"): 0.10, ("MatMul", "spread", "cuda", "strict"): 0.85}
-    text = fidelity.report(records, figures, "title")
+               ("MatMul", "small", "cuda", "strict"): 0.10, ("MatMul", "spread", "cuda", "strict"): 0.85,
+               ("MatMul", "asv spread", "cuda", "strict"): 0.80}
+    asv_spans = {("MatMul", "off", "mlx_gpu", "strict"): (0.38, 0.44),
+                 ("MatMul", "asv spread", "cuda", "strict"): (0.78, 0.96)}
+    text = fidelity.report(records, figures, "title", asv_spans)
     lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "/" in line}
     assert "1.040" in lines["MatMul / big"] and "| ok" in lines["MatMul / big"]
-    assert "0.800" in lines["MatMul / off"] and "0.450-0.550" in lines["MatMul / off"]
-    assert "OFF" in lines["MatMul / off"] and "inside" not in lines["MatMul / off"]
-    assert "0.850" in lines["MatMul / spread"] and "OFF, inside the processes' levels" in lines["MatMul / spread"]
+    assert cells_of(lines["MatMul / off"])[3:7] == ["0.400", "0.380-0.440", "0.500", "0.450-0.550"]
+    assert cells_of(lines["MatMul / off"])[-1] == "OFF", "no process of asv's ran where one of the check's did"
+    assert "0.850" in lines["MatMul / spread"] and cells_of(lines["MatMul / spread"])[-1] == fidelity.OVERLAPPING
+    assert cells_of(lines["MatMul / asv spread"])[-1] == fidelity.OVERLAPPING, "asv's own processes count"
     assert "2.000" in lines["MatMul / small"] and "OFF" not in lines["MatMul / small"], "below 0.2 ms: not judged"
     assert "known failure" in lines["Sort / s"]
-    assert ("1 of 3 cases of 0.2 ms or more within 5%; furthest asv/events 0.800; of the 2 off, inside the span "
-            "of the event processes' own levels: 1; highest process level over lowest, median over the judged cases: "
-            "x1.361") in text
+    assert ("1 of 4 cases of 0.2 ms or more within 5%; furthest asv/events 0.800; of the 3 off, where asv's "
+            "processes and the event processes overlap: 2; highest process level over lowest, median over the "
+            "judged cases: x1.222") in text
+    assert ("asv's processes and the event processes apart (every level of one side below the other's) in 1 of 2 "
+            "judged cases with both, 0.2 expected by chance were the two sides' processes alike") in text
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
-    # big: 1.04 over 1.02 (within); off: 0.40 over 0.60, spread: 0.85 over 1.2 (off)
-    assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 3 within 5%" in text
+    # big: 1.04 over 1.02 (within); off: 0.40 over 0.60, spread: 0.85 over 1.2, asv spread 0.80 over 1.2 (off)
+    assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 4 within 5%" in text
     per_backend = {cells[0]: cells[1:] for cells in map(cells_of, text.splitlines()) if cells and cells[0] in GPU_BACKENDS}
-    assert per_backend == {"cuda": ["2", "1", "1", "0", "0.945"], "mlx_gpu": ["1", "0", "0", "1", "0.800"]}
+    assert per_backend == {"cuda": ["3", "1", "2", "0", "0.850"], "mlx_gpu": ["1", "0", "0", "1", "0.800"]}
+
+
+def test_processes_of_one_spread_fall_apart_as_often_as_their_orderings_say():
+    assert fidelity.apart_chance(3, 3) == pytest.approx(0.1), "2 of the 20 orderings of 3 and 3"
+    assert fidelity.apart_chance(1, 1) == 1 and fidelity.apart_chance(2, 1) == pytest.approx(2 / 3)
+    rng = random.Random(5)
+    draws = 20000
+    apart = sum(not fidelity.levels_overlap(*(sorted(rng.random() for _ in range(3))[::2] for _ in range(2)))
+                for _ in range(draws))
+    assert abs(apart / draws - 0.1) < 0.01, "the chance, drawn"
+
+
+def test_fidelity_reads_the_levels_of_asvs_own_processes_from_their_samples():
+    # make bench's GPU figure pools gpu_rounds processes of 25 samples each, appended in run order; a
+    # slow case's processes take fewer, and where one ends is not recorded.
+    result = gpu_run({"dim=128x16x1024": (0.001, 0.002, 0.0015), "dim=64x128x1024": [0.001] * 30})
+    assert fidelity.asv_levels(result) == {("ReLU", "dim=128x16x1024", "cuda", "strict"): pytest.approx((1.0, 2.0))}
+    assert fidelity.asv_figures(result) == {("ReLU", "dim=128x16x1024", "cuda", "strict"): pytest.approx(1.5),
+                                            ("ReLU", "dim=64x128x1024", "cuda", "strict"): pytest.approx(1.0)}
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")

@@ -1,7 +1,7 @@
 """Device events from the CUDA driver itself (libcuda, which every CUDA framework loads), with the
 three calls of torch.cuda.Event: a device clock for a framework's calls that brings no other framework
 into its process. torch's CUDA and its events inside MLX's process slowed MLX's calls (by 3 to 36 %
-on three cases, docs/timing-checks.md); `tools.fidelity --events driver` times the calls with these.
+on three cases, docs/timing-checks.md); `tools.fidelity` times the calls with these on NVIDIA GPUs.
 
 The events live in the primary context of the current device (the one MLX's and torch's runtimes
 use), on a stream of their own that waits for no other stream."""

@@ -2,9 +2,11 @@
 benchmark's own timed method is called again as asv calls it (its setup before each call) with
 device events around each call (many calls, median), and printed beside asv's median for it.
 
-    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--events driver] [--output FILE]
+    python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--events torch] [--output FILE]
 
-Run it on the machine whose results it reads, after `make bench`. Each case, backend and precision
+Run it on the machine whose results it reads, right after `make bench`: it reads each case's newest
+figure, and one from an earlier run (on a lent GPU, another lease's machine) would compare machines,
+not clocks. `MLXBENCH_BACKENDS` keeps it to the backends that run timed. Each case, backend and precision
 mode runs in a process of its own, forked as asv forks each case (a case that kills its process takes
 nothing else with it; and a case's time depends on what its process ran before: MatMul `1000x64x1024`
 timed 0.35-0.43 ms by events after its family's other cases in one process; alone, with the events
@@ -15,13 +17,18 @@ median over several would compare the processes, not the clocks. Cases listed in
 benchmarks/known_failures.py are not run.
 The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures, of
 those cases and the floor; --all measures the faster cases too. Beside each pooled figure it prints
-the lowest and highest of its processes' own medians, and a case off by no more than they differ says
-so: that is the process, not the timer (the host clock on the same calls is the timer's check). Each
+the lowest and highest of its processes' own medians, and beside asv's figure those of asv's own
+processes (its samples in `gpu_rounds` blocks, as tools.stability splits them). A case off where the two
+spans overlap says so: some process of asv's ran where some process of the check's did, so what differs
+is the process, not the timer (the host clock on the same calls is the timer's check). It counts the
+cases whose two spans fall apart, beside how many would by chance were the two sides' processes alike
+(with 3 a side, 1 in 10): more than that says the check's processes differ from asv's. Each
 process says on stderr what it measured, as it ends.
 A SIGTERM (a time limit's) ends the pass under way and reports the passes done, saying how many.
-The events are torch's by default. torch's CUDA and its events inside MLX's process slow MLX's calls
-(docs/timing-checks.md), so `--events driver` takes them from the CUDA driver itself
-(tools/cuda_events.py) and leaves torch's CUDA unstarted in MLX's processes; CUDA only.
+On NVIDIA GPUs the events are the CUDA driver's own (tools/cuda_events.py): torch's CUDA and its
+events inside MLX's process slowed MLX's calls (docs/timing-checks.md), and asv never starts torch's
+CUDA there. On Apple GPUs they are torch's MPS events, the only ones there. `--events torch` takes
+torch's on CUDA too.
 """
 
 import argparse
@@ -43,9 +50,10 @@ from tools.forked import forked
 from tools.options import microseconds
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
                                  pick_result)
-from tools.stability import spread
+from tools.stability import levels_of, spread
 
 GOAL = 0.05  # asv/events may differ by this much
+OVERLAPPING = "OFF, the processes overlap"  # the verdict on a case off by no more than its processes differ
 MIN_MS = 0.2  # for cases that take at least this long
 WARMUP_S = 0.3
 MIN_CALLS, MAX_CALLS, BUDGET_S = 20, 100, 0.4  # per process
@@ -54,11 +62,17 @@ PROCESSES = OpBenchmark.gpu_rounds
 CALL_LISTS = ("events", "host", "first")  # a record's per-call times (ms) until its processes are pooled
 
 
-INSTRUMENTS = ("torch", "driver")  # whose device events: torch's, or the CUDA driver's own (tools/cuda_events.py)
+INSTRUMENTS = ("driver", "torch")  # whose device events: the CUDA driver's own (tools/cuda_events.py), or torch's
 INSTRUMENT_NAMES = {"torch": "torch's", "driver": "the CUDA driver's"}
 
 
-def events_for(backend, instrument="torch"):
+def default_instrument():
+    """Whose events time the calls unless asked: on Apple GPUs torch's, the only ones there; on NVIDIA's
+    the CUDA driver's, which leave MLX's processes without torch's CUDA, as asv's are."""
+    return "torch" if sys.platform == "darwin" else "driver"
+
+
+def events_for(backend, instrument):
     """(start, end, stream): two events on the device the backend's call runs on, and the stream to
     record them in. On CUDA that is a stream of their own, which waits for nothing: recorded in the
     legacy default stream, the events would wait for (and hold up) MLX's streams. `instrument`
@@ -140,7 +154,7 @@ def _stopped(signum, frame):
     raise Stopped
 
 
-def measure_all(wanted, instrument="torch"):
+def measure_all(wanted, instrument):
     """(a record per case with the medians of all its calls, the number of passes done): every case
     `wanted(key)` accepts, on every GPU backend in every mode it has, in PROCESSES passes over them
     all, each from a new interpreter (as asv's runs go). Stopped by SIGTERM, it ends the pass under way
@@ -187,16 +201,23 @@ def summarised(record):
     levels = record.pop("levels")
     if events and "error" not in record:
         record.update(events_ms=statistics.median(events), host_ms=statistics.median(host),
-                      first_ms=statistics.median(first), calls=len(events), levels_ms=(min(levels), max(levels)))
+                      first_ms=statistics.median(first), calls=len(events), levels_ms=(min(levels), max(levels)),
+                      processes=len(levels))
     return record
 
 
-def inside_levels(asv_ms, levels_ms):
-    """Whether asv's figure lies within GOAL of the span of the event processes' own levels: where a
-    case is off only as far as separate processes differ (a GPU call's time depends on its process),
-    the timer is not what differs."""
-    low, high = levels_ms
-    return low * (1 - GOAL) <= asv_ms <= high * (1 + GOAL)
+def levels_overlap(asv_levels, events_levels):
+    """Whether the span of asv's processes' own medians (lowest, highest) meets that of the event
+    processes': where a case is off only as far as separate processes differ (a GPU call's time depends
+    on its process), the timer is not what differs."""
+    return asv_levels[0] <= events_levels[1] and events_levels[0] <= asv_levels[1]
+
+
+def apart_chance(one, other):
+    """The chance that `one` and `other` processes whose levels come from one spread fall apart, every
+    level of one side below every level of the other: 2 / C(one + other, one), 1 in 10 for 3 a side.
+    Spans apart no more often than that say asv's processes and the check's are alike."""
+    return 2 / math.comb(one + other, one)
 
 
 def measure_once(number, wanted, instrument, send):
@@ -232,20 +253,32 @@ class Wanted:
         return self.keys is None or key in self.keys or key[0] == "Floor"
 
 
-def asv_figures(result):
-    """{(family, case, backend, precision): asv's latency in ms} of one result."""
-    figures = {}
+def _latency_cells(result, samples=False):
+    """((family, case, backend, precision), asv's value or samples) of every float32 latency cell."""
     for family in op_families():
         for precision in PRECISIONS if family.uses_matrix_units else PRECISIONS[:1]:
-            for (label, backend), value in cell_values(result, family, precision).items():
-                if _measured(_num(value)):
-                    figures[(family.__name__, label, backend, precision)] = value * 1e3
-    return figures
+            for (label, backend), value in cell_values(result, family, precision, samples=samples).items():
+                yield (family.__name__, label, backend, precision), value
 
 
-def report(records, figures, title):
+def asv_figures(result):
+    """{(family, case, backend, precision): asv's latency in ms} of one result."""
+    return {key: value * 1e3 for key, value in _latency_cells(result) if _measured(_num(value))}
+
+
+def asv_levels(result):
+    """{(family, case, backend, precision): (lowest, highest) of asv's own processes' medians, ms}, for
+    the figures whose samples split into `make bench`'s GPU processes."""
+    split = {key: levels_of(samples) for key, samples in _latency_cells(result, samples=True)}
+    return {key: (min(levels) * 1e3, max(levels) * 1e3) for key, levels in split.items() if levels}
+
+
+def report(records, figures, title, asv_spans=None):
+    """The table and its summary. `figures`: {key: asv's ms}; `asv_spans`: {key: (lowest, highest) of
+    asv's processes' medians, ms} where its samples split into processes (asv_levels)."""
+    asv_spans = asv_spans or {}
     rows, judged, within, worst, clock_ratios, first_within = [], 0, 0, None, [], 0
-    floors, spans, off_inside, verdicts = {}, [], 0, []
+    floors, spans, off_overlapping, verdicts, apart, paired, apart_expected = {}, [], 0, [], 0, 0, 0.0
     for r in records:
         key = (r["family"], r["case"], r["backend"], r["precision"])
         asv_ms, events_ms = figures.get(key), r.get("events_ms")
@@ -261,29 +294,35 @@ def report(records, figures, title):
             if levels and spread(levels):
                 spans.append(spread(levels))
             verdict = "ok" if ok else "OFF"
-            if not ok and levels and inside_levels(asv_ms, levels):
-                off_inside += 1
-                verdict = "OFF, inside the processes' levels"
+            if levels and key in asv_spans:
+                paired += 1
+                apart += not levels_overlap(asv_spans[key], levels)
+                apart_expected += apart_chance(PROCESSES, r.get("processes", PROCESSES))
+            if not ok and levels and levels_overlap(asv_spans.get(key, (asv_ms, asv_ms)), levels):
+                off_overlapping += 1
+                verdict = OVERLAPPING
             verdicts.append((r["backend"], verdict, ratio))
             worst = ratio if worst is None or abs(ratio - 1) > abs(worst - 1) else worst
             if r.get("host_ms"):
                 clock_ratios.append(r["host_ms"] / events_ms)
             if r.get("first_ms"):
                 first_within += abs(asv_ms / r["first_ms"] - 1) <= GOAL
-        levels = r.get("levels_ms")
-        rows.append([f"{r['family']} / {r['case']}", r["backend"], r["precision"], _ms(asv_ms), _ms(events_ms),
-                     f"{_ms(levels[0])}-{_ms(levels[1])}" if levels else "n/a", _ms(r.get("first_ms")),
+        rows.append([f"{r['family']} / {r['case']}", r["backend"], r["precision"], _ms(asv_ms),
+                     _span(asv_spans.get(key)), _ms(events_ms), _span(r.get("levels_ms")), _ms(r.get("first_ms")),
                      _ms(r.get("host_ms")), "n/a" if ratio is None else f"{ratio:.3f}", verdict or r.get("error", "")])
-    head = ["Operation", "backend", "precision", "asv ms", "events ms", "events per process ms",
+    head = ["Operation", "backend", "precision", "asv ms", "asv per process ms", "events ms", "events per process ms",
             f"events, first {ASV_SAMPLES} ms", "host ms",
             "asv/events", "within 5 %"]
     floor = ", ".join(f"{b} {ms:.3f} ms" for b, ms in floors.items())
     summary = (f"{within} of {judged} cases of {MIN_MS} ms or more within {GOAL:.0%}"
                + (f"; furthest asv/events {worst:.3f}" if worst is not None else "")
-               + (f"; of the {judged - within} off, inside the span of the event processes' own levels: "
-                  f"{off_inside}" if judged - within else "")
+               + (f"; of the {judged - within} off, where asv's processes and the event processes overlap: "
+                  f"{off_overlapping}" if judged - within else "")
                + (f"; highest process level over lowest, median over the judged cases: x{statistics.median(spans):.3f}"
                   if spans else "")
+               + (f"; asv's processes and the event processes apart (every level of one side below the other's) "
+                  f"in {apart} of {paired} judged cases with both, {apart_expected:.1f} expected by chance were the "
+                  f"two sides' processes alike" if paired else "")
                + (f"; floor (synchronised one-element op, by events): {floor}" if floor else "")
                # The same calls on the host's clock, as asv times them: what is left of asv/events
                # beyond this is the difference between asv's process and this one, not the timer.
@@ -296,16 +335,20 @@ def report(records, figures, title):
 
 
 def by_backend(verdicts):
-    """A table of the judged cases per backend: within the goal, off but inside their processes' span,
-    off beyond it, and the median asv/events. `verdicts`: [(backend, verdict, asv/events)]."""
+    """A table of the judged cases per backend: within the goal, off where asv's processes and the
+    check's overlap, off beyond them, and the median asv/events. `verdicts`: [(backend, verdict, asv/events)]."""
     groups = {}
     for backend, verdict, ratio in verdicts:
         groups.setdefault(backend, []).append((verdict, ratio))
-    rows = [(backend, len(judged), sum(v == "ok" for v, _ in judged), sum(v.startswith("OFF,") for v, _ in judged),
+    rows = [(backend, len(judged), sum(v == "ok" for v, _ in judged), sum(v == OVERLAPPING for v, _ in judged),
              sum(v == "OFF" for v, _ in judged), f"{statistics.median(r for _, r in judged):.3f}")
             for backend, judged in groups.items()]
-    return tabulate(rows, ("backend", "judged", f"within {GOAL:.0%}", "off, inside the processes' levels",
+    return tabulate(rows, ("backend", "judged", f"within {GOAL:.0%}", "off, the processes overlapping",
                            "off beyond them", "median asv/events"), tablefmt="github", disable_numparse=True)
+
+
+def _span(levels):
+    return f"{_ms(levels[0])}-{_ms(levels[1])}" if levels else "n/a"
 
 
 def _ms(value):
@@ -320,9 +363,10 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true",
                         help=f"measure the cases asv put under {MIN_MS} ms too (not judged; a longer run)")
     parser.add_argument("--output", help="also write the report to this file")
-    parser.add_argument("--events", choices=INSTRUMENTS, default=INSTRUMENTS[0],
-                        help="whose device events time the calls: torch's (default), or the CUDA driver's own, "
-                             "which keep torch's CUDA out of MLX's processes (tools/cuda_events.py)")
+    parser.add_argument("--events", choices=INSTRUMENTS, default=default_instrument(),
+                        help="whose device events time the calls: the CUDA driver's own, which keep torch's CUDA "
+                             "out of MLX's processes (tools/cuda_events.py; the default on NVIDIA GPUs), or "
+                             "torch's (the default, and the only ones, on Apple GPUs)")
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help="hold Linux's CPU wake-up latency limit while measuring, as the make bench run "
                              "checked did (tools/cpu_wakeup.py)")
@@ -346,7 +390,7 @@ def main(argv=None):
                  + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)")
                  + ("" if passes == PROCESSES else f"; stopped after {passes} of {PROCESSES} passes")
                  + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}"))
-        return report(records, figures, title)
+        return report(records, figures, title, asv_levels(result))
 
     return emit(make_report, args.output)
 

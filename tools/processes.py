@@ -17,9 +17,9 @@ worker threads share them (pinned to one CPU of this project's 2-core box, torch
 `128x16x1024` ran 20 times slower).
 
 --with-events records tools.fidelity's device events around each call too (still timed by the host's
-clock): run with and without it, it tells whether the check's instrument moves what it checks. On
-MLX's GPU torch's events bring torch's CUDA into a process asv never starts it in; `--with-events
-driver` records the CUDA driver's own instead (`tools.fidelity --events driver`).
+clock): run with and without it, it tells whether the check's instrument moves what it checks. Its
+events are tools.fidelity's default (the CUDA driver's on NVIDIA GPUs, torch's on Apple GPUs);
+`--with-events torch` takes torch's on CUDA, which bring torch's CUDA into MLX's processes.
 
 --cpu-latency-us holds Linux's CPU wake-up latency limit while the processes run (root only;
 `tools/cpu_wakeup.py` says why a GPU figure may depend on it); each report names the CPU's idle states.
@@ -157,9 +157,9 @@ def main(argv=None):
     parser.add_argument("--processes", type=above_zero(int, "number of processes"), default=6)
     parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0, help="of calls per process after its warm-up")
     parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
-    parser.add_argument("--with-events", nargs="?", const=fidelity.INSTRUMENTS[0], choices=fidelity.INSTRUMENTS,
+    parser.add_argument("--with-events", nargs="?", const=fidelity.default_instrument(), choices=fidelity.INSTRUMENTS,
                         help="record tools.fidelity's device events around each call too (GPU backends): "
-                             "torch's, or with 'driver' the CUDA driver's own")
+                             "its default's, or those named ('driver': the CUDA driver's own; 'torch')")
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help=f"hold the CPUs' wake-up latency at this many us while the processes run ({cpu_wakeup.REQUEST})")
     args = parser.parse_args(argv)
