@@ -349,13 +349,16 @@ def test_fidelity_takes_events_from_the_driver_or_torch_and_refuses_driver_event
 
 
 def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():
-    p1 = [(0.05, 10.0, 1), (0.2, 20.0, 1), (0.25, 30.0, 2)]  # (seconds after the warm-up, us, CPU)
-    p2 = [(0.05, 40.0, 3)]
+    # (seconds after the warm-up, us, CPU, us of the setup before the call)
+    p1 = [(0.05, 10.0, 1, 4.0), (0.2, 20.0, 1, 5.0), (0.25, 30.0, 2, 9.0)]
+    p2 = [(0.05, 40.0, 3, 7.5)]
     text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2])
-    rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2")}
-    assert rows["p1"] == ["p1", "10.0", "25.0", "", "", "", "", "20.0", "3", "1,2", "1"]
-    assert rows["p2"][1] == "40.0" and rows["p2"][-4:] == ["40.0", "1", "3", "0"]
-    assert text.rstrip().splitlines()[-2:] == ["slowest process over fastest: 2.000", cpu_wakeup.described(None)]
+    rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2", "process")}
+    assert rows["process"][-5:] == ["all calls", "setup", "calls", "CPUs", "CPU changes"]
+    assert rows["p1"] == ["p1", "10.0", "25.0", "", "", "", "", "20.0", "5.0", "3", "1,2", "1"]
+    assert rows["p2"][1] == "40.0" and rows["p2"][-5:] == ["40.0", "7.5", "1", "3", "0"]
+    assert text.rstrip().splitlines()[-2:] == ["slowest process over fastest: 2.000; their setups (host work alone): "
+                                               "1.500", cpu_wakeup.described(None)]
 
 
 def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tmp_path):
@@ -372,7 +375,7 @@ def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tm
     assert processes.interrupts_between(before, before) == "0"
     table.write_text("           CPU0       CPU1\n  9:          0          0   IO-APIC   9-fasteoi   acpi\n")
     assert processes.gpu_interrupts(table) is None and processes.gpu_interrupts(tmp_path / "missing") is None
-    p1, p2 = [(0.05, 10.0, 1)], [(0.05, 40.0, 3)]
+    p1, p2 = [(0.05, 10.0, 1, 3.0)], [(0.05, 40.0, 3, 3.0)]
     text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2], interrupts=["1:5000, 2:3", "0"])
     rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2", "process")}
     assert rows["process"][-1] == "GPU interrupts, CPU:count" and rows["p1"][-1] == "1:5000, 2:3" and rows["p2"][-1] == "0"
@@ -387,7 +390,8 @@ def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_o
     run = tool("ReLU / dim=128x16x1024", "--backend", "cpu", "--processes", "2", "--seconds", "0.2", "--cpu-affinity", "0")
     assert run.returncode == 0, run.stderr
     rows = [cells for cells in map(cells_of, run.stdout.splitlines()) if cells[0] in ("p1", "p2")]
-    assert len(rows) == 2 and all(int(cells[-3]) > 0 and cells[-2] == "0" for cells in rows), run.stdout
+    assert len(rows) == 2 and all(int(cells[-3]) > 0 and cells[-2] == "0" and float(cells[-4]) > 0 for cells in rows), \
+        run.stdout
     for args, message in [(["ReLU / dim=1"], "error: no case 'ReLU / dim=1'"),
                           (["ReLU / dim=128x16x1024", "--backend", "mlx_cpu"], "error: mlx_cpu is not in MLXBENCH_BACKENDS=cpu")]:
         refused = tool(*args)
@@ -412,7 +416,7 @@ def test_processes_can_hold_the_cpus_wake_up_latency_and_name_their_idle_states(
         (state / "latency").write_text(f"{latency}\n")
     assert cpu_wakeup.idle_states(tmp_path / "cpuidle") == "POLL 0 us, C1 2 us, C6 170 us, C10 890 us"
     assert cpu_wakeup.idle_states(tmp_path / "none") == ""
-    text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [[(0.05, 10.0, 1)]], cpu_latency_us=0)
+    text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [[(0.05, 10.0, 1, 3.0)]], cpu_latency_us=0)
     assert "; held to a wake-up latency of 0 us" in text.rstrip().splitlines()[-1]
     assert cpu_wakeup.described(0, tmp_path / "cpuidle") == ("CPU idle states (exit latency): POLL 0 us, C1 2 us, "
                                                              "C6 170 us, C10 890 us; held to a wake-up latency of 0 us")

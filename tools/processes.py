@@ -7,8 +7,10 @@ while after the suite's own warm-up, as asv calls them (the benchmark's `setup` 
                               [--cpu-latency-us 0]
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, the
-CPUs it was on as its calls ended, and, where the NVIDIA driver's lines are in /proc/interrupts, the
-CPUs that took the GPU's interrupts while it ran, start-up included (Linux). MLX waits for the GPU
+median of the benchmark's `setup` before each call (host work alone, the same in every process: how
+fast the process's host thread ran), the CPUs it was on as its calls ended, and, where the NVIDIA
+driver's lines are in /proc/interrupts, the CPUs that took the GPU's interrupts while it ran,
+start-up included (Linux). MLX waits for the GPU
 asleep (a blocking-sync CUDA event) and is woken by that interrupt, so where it lands may set a
 level. Levels that differ between processes and hold within each are why `make bench` takes a GPU
 figure from several processes (see `benchmarks/common.py`); a level that changes with the CPU says
@@ -74,7 +76,8 @@ def interrupts_between(before, after):
 
 
 def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
-    """Send (seconds after the warm-up, microseconds, CPU) per call of the case, for `seconds`; with
+    """Send (seconds after the warm-up, microseconds, CPU, microseconds of the `setup` before it) per
+    call of the case, for `seconds`; with
     `with_events` (whose: tools.fidelity.INSTRUMENTS), tools.fidelity's device events recorded around
     each call as it records them."""
     if cpus:
@@ -89,6 +92,7 @@ def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
         record = fidelity.recorder(stream)
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
+        set_up = time.perf_counter()
         bench.setup(*params)
         t0 = time.perf_counter()
         if with_events:
@@ -100,23 +104,29 @@ def timed_calls(row, backend, precision, seconds, cpus, with_events, send):
         bench.teardown(*params)
         if with_events:
             end.synchronize()
-        send((t0 - start, (t1 - t0) * 1e6, current_cpu()))
+        send((t0 - start, (t1 - t0) * 1e6, current_cpu(), (t0 - set_up) * 1e6))
 
 
 def process_row(number, calls):
-    """A process's row: its median per window, over all its calls, how many, its CPUs, CPU changes."""
+    """A process's row: its median per window, over all its calls, its setups' median, how many calls,
+    its CPUs, CPU changes."""
     row, begin = [f"p{number}"], 0.0
     for end in WINDOWS_S:
-        window = [us for at, us, _ in calls if begin <= at < end]
+        window = [us for at, us, *_ in calls if begin <= at < end]
         row.append(f"{statistics.median(window):.1f}" if window else "")
         begin = end
-    cpus = sorted({cpu for *_, cpu in calls if cpu is not None})
+    cpus = sorted({cpu for _, _, cpu, _ in calls if cpu is not None})
     changes = sum(1 for a, b in zip(calls, calls[1:]) if a[2] != b[2])
-    return [*row, f"{median_us(calls):.1f}", len(calls), ",".join(map(str, cpus)) or "?", changes]
+    return [*row, f"{median_us(calls):.1f}", f"{median_setup_us(calls):.1f}", len(calls),
+            ",".join(map(str, cpus)) or "?", changes]
 
 
 def median_us(calls):
-    return statistics.median(us for _, us, _ in calls)
+    return statistics.median(us for _, us, *_ in calls)
+
+
+def median_setup_us(calls):
+    return statistics.median(setup_us for *_, setup_us in calls)
 
 
 def report(row, backend, precision, processes, with_events=False, cpu_latency_us=None, interrupts=None):
@@ -125,16 +135,17 @@ def report(row, backend, precision, processes, with_events=False, cpu_latency_us
     by CPU while it ran (`interrupts_between`), a column of their own; None leaves it out."""
     windows = [f"{a}-{b} s" for a, b in zip((0, *WINDOWS_S), WINDOWS_S)]
     rows = [process_row(n, calls) for n, calls in enumerate(processes, 1)]
-    head = ["process", *windows, "all calls", "calls", "CPUs", "CPU changes"]
+    head = ["process", *windows, "all calls", "setup", "calls", "CPUs", "CPU changes"]
     if interrupts is not None:
         rows = [[*cells, taken] for cells, taken in zip(rows, interrupts)]
         head.append("GPU interrupts, CPU:count")
     table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
-    medians = [median_us(calls) for calls in processes]
+    medians, setups = [median_us(calls) for calls in processes], [median_setup_us(calls) for calls in processes]
     instrument = (f", tools.fidelity's device events ({fidelity.INSTRUMENT_NAMES[with_events]}) recorded around each call"
                   if with_events else "")
     return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
-            f"slowest process over fastest: {spread(medians):.3f}\n{cpu_wakeup.described(cpu_latency_us)}\n")
+            f"slowest process over fastest: {spread(medians):.3f}; their setups (host work alone): "
+            f"{spread(setups):.3f}\n{cpu_wakeup.described(cpu_latency_us)}\n")
 
 
 def affinity(text):
