@@ -3,20 +3,19 @@
 while after the suite's own warm-up, as asv calls them (the benchmark's `setup` before every call).
 
     python -m tools.processes "BCE / dim=1000000 dim=1000000" --backend cuda [--precision strict]
-                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events [driver]]
+                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events [torch]]
                               [--cpu-latency-us 0]
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, the
 median of the benchmark's `setup` before each call (host work alone, the same in every process: how
 fast the process's host thread ran), the CPUs it was on as its calls ended, and, where the NVIDIA
 driver's lines are in /proc/interrupts, the CPUs that took the GPU's interrupts while it ran,
-start-up included (Linux). MLX waits for the GPU
-asleep (a blocking-sync CUDA event) and is woken by that interrupt, so where it lands may set a
-level. Levels that differ between processes and hold within each are why `make bench` takes a GPU
-figure from several processes (see `benchmarks/common.py`); a level that changes with the CPU says
-to try pinning (`--cpu-affinity`, as `asv run` takes it). Pin to several CPUs: the frameworks'
-worker threads share them (pinned to one CPU of this project's 2-core box, torch's CPU ReLU
-`128x16x1024` ran 20 times slower).
+start-up included (Linux). MLX waits for the GPU asleep (a blocking-sync CUDA event) and is woken by
+that interrupt, so where it lands may set a level. Levels that differ between processes and hold
+within each are why `make bench` takes a GPU figure from several processes (see
+`benchmarks/common.py`); a level that changes with the CPU says to try pinning (`--cpu-affinity`, as
+`asv run` takes it). Pin to several CPUs: the frameworks' worker threads share them (pinned to one
+CPU of this project's 2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
 
 --with-events records tools.fidelity's device events around each call too (still timed by the host's
 clock): run with and without it, it tells whether the check's instrument moves what it checks. Its
