@@ -1,6 +1,6 @@
 # The start every lease pipeline shares, sourced from the tree's root (`source
 # docs/measurements/pipeline-start.sh`): a copy of the tree in /tmp/mb (the pipeline goes on there),
-# logs in $L=/tmp/logs, `mark` for the stage times, `keeping NAME` (copies results/ of the current
+# logs in $L=/tmp/logs, `mark` for the stage times, `latency_half` (below), `keeping NAME` (copies results/ of the current
 # folder to $L/results-NAME every 30 s in the background, whole or not at all; `kill $KEEP; keep NAME`
 # for the last copy), $M the results' machine name (a GPU neither H100
 # nor H200 ends the pipeline), the host in $L/machine and the GPU's clocks each second in $L/smi.csv.
@@ -12,6 +12,18 @@ export PYTHONUNBUFFERED=1
 mark() { echo "$(date +%T) $*" >> $L/stages; }
 keep() { rm -rf $L/results-$1.new && mkdir -p $L/results-$1.new && cp -a results/$M results/benchmarks.json $L/results-$1.new/ && rm -rf $L/results-$1 && mv $L/results-$1.new $L/results-$1; }
 keeping() { ( while sleep 30; do keep $1; done ) & KEEP=$!; }
+# make bench's float32 latency half on mlx_gpu and cuda in a fresh copy of the tree, /tmp/mb-NAME (the
+# shell stays there): `latency_half NAME TIMEOUT_S [tools.bench options]`; log, marks and results as NAME.
+latency_half() {
+  local run=$1 limit=$2; shift 2
+  rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
+  mark "start $run: make bench's float32 latency half $*"
+  local start=$(date +%s)
+  keeping $run
+  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout $limit python3 -m tools.bench --machine $M --bench time_latency "$@" > $L/latency-$run.log 2>&1
+  mark "end $run rc=$? $(( $(date +%s) - start )) s"
+  kill $KEEP; keep $run
+}
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac
 echo "$M $gpu $(git -C /tmp/mb rev-parse --short HEAD 2>/dev/null) nproc=$(nproc) $(lscpu | sed -n 's/^Model name: *//p')" > $L/machine

@@ -35,13 +35,7 @@ HOLD="--cpu-latency-us 0"
 python3 -c "import os; os.close(os.open('/dev/cpu_dma_latency', os.O_WRONLY))" 2>/dev/null || HOLD=""
 mark "the pair and fidelity run with: ${HOLD:-no limit held (no /dev/cpu_dma_latency to write)}"
 for run in A B; do
-  rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
-  mark "start $run: make bench's float32 latency half $HOLD"
-  start=$(date +%s)
-  keeping $run
-  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 900 python3 -m tools.bench --machine $M --bench time_latency $HOLD > $L/latency-$run.log 2>&1
-  mark "end $run rc=$? $(( $(date +%s) - start )) s"
-  kill $KEEP; keep $run
+  latency_half $run 900 $HOLD
 done
 mark "start F: tools.fidelity (a process per case) on B's results, if the lease lasts"
 cd /tmp/mb-B && timeout 900 python3 -m tools.fidelity --machine $M $HOLD --output $L/fidelity.md > $L/fidelity.log 2>&1

@@ -73,14 +73,8 @@ esac
 mark "spreads of MLX's floor: unpinned ${base:-?}, pinned ${pinned:-?}, spinners ${spun:-?}; lever: ${lever:-none}"
 
 for run in A B; do
-  rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
-  mark "start $run: make bench's latency half, lever: ${lever:-none}"
-  start=$(date +%s)
-  keeping $run
   [ "$choice" = spin ] && spin
-  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 900 python3 -m tools.bench --machine $M --bench time_latency $PIN > $L/latency-$run.log 2>&1
-  mark "end $run rc=$? $(( $(date +%s) - start )) s"
-  kill $KEEP; keep $run
+  latency_half $run 900 $PIN
   if [ $run = A ]; then
     mark "start F: tools.fidelity (a process per case) on A's results, lever: ${lever:-none}"
     timeout 720 ${PIN:+taskset -c $first,$other} python3 -m tools.fidelity --machine $M --output $L/fidelity.md > $L/fidelity.log 2>&1

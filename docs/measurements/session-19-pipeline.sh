@@ -50,15 +50,8 @@ if [ "$driver" = haltpoll ]; then
 fi
 mark "A and B run $SETTING; cpuidle driver: $(cat /sys/devices/system/cpu/cpuidle/current_driver 2>&1)"
 
-for run in A B; do
-  rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
-  mark "start $run: make bench's float32 latency half"
-  start=$(date +%s)
-  keeping $run
-  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout 800 python3 -m tools.bench --machine $M --bench time_latency > $L/latency-$run.log 2>&1
-  mark "end $run rc=$? $(( $(date +%s) - start )) s"
-  kill $KEEP; keep $run
-done
+latency_half A 800
+latency_half B 800
 cd /tmp/mb && python3 -m tools.stability $L/results-A $L/results-B --machine $M --backends mlx_gpu,cuda \
   --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
 mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
