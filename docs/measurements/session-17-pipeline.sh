@@ -35,7 +35,7 @@ unspin() { [ -n "$spinners" ] && kill $spinners && wait $spinners 2>/dev/null; s
 floor() {  # section name, backend, tools.processes options
   echo "## $1"; timeout 100 python3 -m tools.processes "Floor / dim=1" --backend $2 --processes 3 ${3:-} 2>&1 | tail -9
 }
-spread() { awk -v s="## $1" '$0 == s {f=1} f && /slowest process over fastest/ {print $NF; exit}' $P; }
+spread() { awk -v s="## $1" '$0 == s {f=1} f && /slowest process over fastest/ {sub(/.*fastest: /, ""); sub(/;.*/, ""); print; exit}' $P; }
 
 mark "start P: the GPU's interrupts; the floor unpinned, pinned and with spinners; the tight-loop probe"
 { echo "## nvidia interrupt lines: $irqs; effective affinity: ${irq_cpus:-unknown}; other CPU: $other"
