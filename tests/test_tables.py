@@ -96,6 +96,22 @@ def test_a_failure_of_a_family_with_precision_modes_gets_its_reason(tmp_path):
     assert "failed [1]" in conv and "[1] RuntimeError: simulated kernel error" in run.stdout
 
 
+def test_a_failure_reason_is_the_process_own_last_line_not_asv_exit_status(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text(
+        "[ 50%] ··· bench_reductions.Sort.time_latency    2/18 failed\n"
+        "              For parameters: 'dim=64x128x1024 axi=1', 'mlx_gpu', 'float32'\n"
+        "              RuntimeError: cudaGraphAddKernelNode(...) failed: invalid argument\n"
+        "              asv: benchmark failed (exit status 1)\n\n"
+        "              For parameters: 'dim=64x128x1024 axi=0', 'mlx_gpu', 'float32'\n"
+        "              asv: benchmark failed (exit status -6)\n\n")
+    reasons = speedup_table.failure_reasons(log)
+    assert reasons[("bench_reductions.Sort.time_latency", "dim=64x128x1024 axi=1", "mlx_gpu", None, "float32")] == \
+        "RuntimeError: cudaGraphAddKernelNode(...) failed: invalid argument"
+    assert reasons[("bench_reductions.Sort.time_latency", "dim=64x128x1024 axi=0", "mlx_gpu", None, "float32")] == \
+        "asv: benchmark failed (exit status -6)", "a process killed before it printed anything: asv's line is all"
+
+
 def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):
     write_fake_results(tmp_path / "results", "box", with_gpu=True)
     as_json = json.loads(table(tmp_path, "--format", "json", "--style", "ratio").stdout)

@@ -112,7 +112,8 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
             f"[ 50%] ··· {speedup_table.benchmark_key(family)}    1/85 failed\n"
             f"              For parameters: {', '.join(repr(v) for v in combo)}\n"
             "              Traceback (most recent call last):\n"
-            "              RuntimeError: simulated kernel error\n\n"
+            "              RuntimeError: simulated kernel error\n"
+            "              asv: benchmark failed (exit status 1)\n\n"
         )
 
 

@@ -127,6 +127,7 @@ def _newest(result):
 
 _BENCHMARK_LINE = re.compile(r"··· (\S+)\s")
 _PARAMETERS_LINE = re.compile(r"^\s*For parameters: ('.*')\s*$")
+_ASV_EXIT_STATUS = "asv: benchmark failed (exit status"
 
 
 def failure_reasons(log_path):
@@ -137,7 +138,9 @@ def failure_reasons(log_path):
     def close():
         text = [line.strip() for line in lines if line.strip()]
         if key and text and not any("asv: skipped" in line for line in text):
-            reasons[key] = text[-1]
+            # asv ends a failed process's output with its exit status: the process's own last line says why
+            said = [line for line in text if not line.startswith(_ASV_EXIT_STATUS)]
+            reasons[key] = (said or text)[-1]
 
     benchmark = None
     for line in Path(log_path).read_text(errors="replace").splitlines() if Path(log_path).exists() else []:
