@@ -21,8 +21,10 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, OpBenchmark, selected_backends
 from conftest import ROOT
-from tests_support import HEAP_EDGES, cells_of, project_copy, stand_in_wakeup_request, write_fake_results
+from tests_support import (HEAP_EDGES, cells_of, project_copy, stand_in_interrupts, stand_in_wakeup_request,
+                           write_fake_results)
 from tools import timeline
+from tools.gpu_interrupts import cpu_list
 
 MACHINE = "pytest-box"
 
@@ -422,6 +424,37 @@ def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
     samples = result.get_result_samples(name, params)[backends.index("cpu")]
     assert len(samples) > OpBenchmark.repeat[1], "more samples than one process takes: the passes' together"
     assert result.get_result_value(name, params)[backends.index("cpu")] == statistics.median(samples)
+
+
+def floor_recording_its_cpus():
+    """The suite's floor, whose torch call first appends the CPUs its process may use to $AFFINITY_LOG."""
+    source = (ROOT / "benchmarks" / "bench_floor.py").read_text()
+    call = "        return torch.add(x, 1)\n"
+    assert call in source
+    return "import os\n" + source.replace(call, '        with open(os.environ["AFFINITY_LOG"], "a") as log:\n'
+                                               '            log.write(",".join(map(str, sorted(os.sched_getaffinity(0)))) + "\\n")\n' + call)
+
+
+def test_the_gpu_passes_run_off_the_cpus_that_take_the_gpus_interrupts_when_asked(tmp_path, monkeypatch):
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("one CPU allowed here: none would be left beside the interrupts' own")
+    project = project_copy(tmp_path, {"bench_floor.py": floor_recording_its_cpus()}, cpu_as_gpu=True)
+    taking = allowed[-1]
+    table = "".join(f" CPU{cpu}" for cpu in range(taking + 1)) + "\n 45:" + " 0" * taking + " 9000   PCI-MSIX  0-edge  nvidia\n"
+    stand_in_interrupts(tmp_path, table, delivered={"45": str(taking)}, project=project)
+    log = tmp_path / "affinity.log"
+    monkeypatch.setenv("AFFINITY_LOG", str(log))
+    run = bench("--machine", "box", "--bench", r"Floor\.time_latency", "--gpu-rounds", "1", "--avoid-gpu-interrupts",
+                backends="cpu", home=tmp_path, cwd=project)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert set(log.read_text().split()) == {",".join(map(str, allowed[:-1]))}, "every call of the GPU pass on the CPUs left"
+    assert re.search(rf"^note: the GPU passes ran on CPUs {re.escape(cpu_list(allowed[:-1]))}; CPUs {taking} take "
+                     r"the GPU's interrupts$", run.stdout, re.M), run.stdout
+    refused = bench("--machine", "box", "--avoid-gpu-interrupts", "--cpu-affinity", "0", backends="cpu",
+                    home=tmp_path, cwd=project)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: --avoid-gpu-interrupts chooses the GPU passes' "
+                                                                 "CPUs and asv's --cpu-affinity names some too")
 
 
 SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",

@@ -22,8 +22,9 @@ from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
-from tests_support import cells_of, gpu_run, project_copy, stand_in_wakeup_request, write_fake_results
-from tools import cpu_wakeup, cuda_events, fidelity, options, processes, stability
+from tests_support import (NVIDIA_INTERRUPTS, cells_of, gpu_run, project_copy, stand_in_interrupts,
+                           stand_in_wakeup_request, write_fake_results)
+from tools import cpu_wakeup, cuda_events, fidelity, gpu_interrupts, options, processes, stability
 from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -361,6 +362,32 @@ def test_processes_report_each_ones_level_by_window_and_the_cpus_it_ran_on():
                                                "1.500", cpu_wakeup.described(None)]
 
 
+def test_the_cpus_taking_the_gpus_interrupts_are_where_the_kernel_delivers_the_lines_in_use(tmp_path):
+    interrupts, irq = stand_in_interrupts(tmp_path, delivered={"45": "2", "46": "3"})
+    assert gpu_interrupts.interrupt_cpus(interrupts, irq) == {2}, "line 46 has taken none: its CPU is not avoided"
+    assert gpu_interrupts.cpus_avoiding({0, 1, 2, 3}, interrupts, irq) == ({0, 1, 3}, {2})
+    assert gpu_interrupts.interrupt_cpus(interrupts, tmp_path / "no-irq") == {2}, "the counts, where the kernel says nothing"
+    unused = NVIDIA_INTERRUPTS.replace("9000", "   0")
+    fresh, irq2 = stand_in_interrupts(tmp_path / "fresh", unused, delivered={"45": "0-1", "46": "3"})
+    assert gpu_interrupts.interrupt_cpus(fresh, irq2) == {0, 1, 3}, "before any interrupt: wherever a line would go"
+    assert gpu_interrupts.interrupt_cpus(fresh, tmp_path / "no-irq") == set()
+    assert gpu_interrupts.counts(interrupts) == {0: 0, 1: 0, 2: 9000, 3: 0}
+    for text, cpus in (("14", {14}), ("0-3,8", {0, 1, 2, 3, 8}), ("0-13,15", set(range(14)) | {15})):
+        assert gpu_interrupts.parse_cpu_list(text) == cpus and gpu_interrupts.cpu_list(cpus) == text
+
+
+def test_avoiding_the_gpus_interrupts_says_in_one_line_when_there_is_nothing_to_avoid_or_left(tmp_path):
+    interrupts, irq = stand_in_interrupts(tmp_path, delivered={"45": "2"})
+    with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"^--avoid-gpu-interrupts: every CPU this process may "
+                                                                r"use \(2\) takes the GPU's interrupts; leave the option"):
+        gpu_interrupts.cpus_avoiding({2}, interrupts, irq)
+    other = tmp_path / "other"
+    other.write_text("           CPU0\n  9:          0   IO-APIC   9-fasteoi   acpi\n")
+    for table in (other, tmp_path / "missing"):
+        with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"has no NVIDIA driver line, so no CPU to avoid"):
+            gpu_interrupts.cpus_avoiding({0}, table, irq)
+
+
 def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tmp_path):
     table = tmp_path / "interrupts"
     table.write_text("           CPU0       CPU1       CPU2\n"
@@ -368,13 +395,13 @@ def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tm
                      " 45:         10        200          5   PCI-MSIX-0000:00:05.0   0-edge      nvidia\n"
                      " 46:          1          0          2   PCI-MSIX-0000:00:05.0   1-edge      nvidia\n"
                      "NMI:          7          7          7   Non-maskable interrupts\n")
-    before = processes.gpu_interrupts(table)
+    before = gpu_interrupts.counts(table)
     assert before == {0: 11, 1: 200, 2: 7}, "the driver's lines summed per CPU, the others left out"
     after = {0: 11, 1: 5200, 2: 10}
     assert processes.interrupts_between(before, after) == "1:5000, 2:3"
     assert processes.interrupts_between(before, before) == "0"
     table.write_text("           CPU0       CPU1\n  9:          0          0   IO-APIC   9-fasteoi   acpi\n")
-    assert processes.gpu_interrupts(table) is None and processes.gpu_interrupts(tmp_path / "missing") is None
+    assert gpu_interrupts.counts(table) is None and gpu_interrupts.counts(tmp_path / "missing") is None
     p1, p2 = [(0.05, 10.0, 1, 3.0)], [(0.05, 40.0, 3, 3.0)]
     text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2], interrupts=["1:5000, 2:3", "0"])
     rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2", "process")}

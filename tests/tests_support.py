@@ -161,6 +161,28 @@ def stand_in_wakeup_request(project, tmp_path):
     return request
 
 
+NVIDIA_INTERRUPTS = ("           CPU0       CPU1       CPU2       CPU3\n"
+                     "  9:          0          0          0          0   IO-APIC   9-fasteoi   acpi\n"
+                     " 45:          0          0       9000          0   PCI-MSIX-0000:00:05.0   0-edge      nvidia\n"
+                     " 46:          0          0          0          0   PCI-MSIX-0000:00:05.0   1-edge      nvidia\n")
+
+
+def stand_in_interrupts(tmp_path, table=NVIDIA_INTERRUPTS, delivered=None, project=None):
+    """A /proc/interrupts of `table` and a /proc/irq with each NVIDIA line's effective affinity (irq:
+    CPU list in `delivered`; none written where it is None); with `project`, its tools read them."""
+    interrupts, irq = tmp_path / "interrupts", tmp_path / "irq"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    interrupts.write_text(table)
+    for number, cpus in (delivered or {}).items():
+        (irq / number).mkdir(parents=True)
+        (irq / number / "effective_affinity_list").write_text(cpus + "\n")
+    if project is not None:
+        module = project / "tools" / "gpu_interrupts.py"
+        module.write_text(module.read_text().replace('INTERRUPTS = "/proc/interrupts"', f"INTERRUPTS = {str(interrupts)!r}")
+                          .replace('IRQ_FOLDER = "/proc/irq"', f"IRQ_FOLDER = {str(irq)!r}"))
+    return interrupts, irq
+
+
 def gpu_run(levels_by_case):
     """A result of ReLU's latency on cuda whose samples are those of `make bench`'s GPU processes: per
     case, each process's level (seconds) repeated as many times as asv takes samples in a process, in

@@ -2,7 +2,7 @@
 then print this machine's speedup table (one per dtype MLXBENCH_DTYPES selects) and write it next to the
 results.
 
-    python -m tools.bench [--machine NAME] [--record-unlisted] [--memory]
+    python -m tools.bench [--machine NAME] [--record-unlisted] [--memory] [--avoid-gpu-interrupts]
                           [asv run options, e.g. --quick --bench Softmax]
 
 The CPU backends' cases run in one asv run per module; then the GPU backends' in `OpBenchmark.gpu_rounds`
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from asv.results import iter_results_for_machine_and_hash
 
-from tools import cpu_wakeup, timeline
+from tools import cpu_wakeup, gpu_interrupts, timeline
 from tools.options import above_zero, microseconds
 
 ROOT = timeline.ROOT
@@ -293,6 +293,9 @@ def main(argv=None):
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help="hold Linux's CPU wake-up latency limit at this many us during the GPU passes "
                              f"({cpu_wakeup.REQUEST}, root only; tools/cpu_wakeup.py says why)")
+    parser.add_argument("--avoid-gpu-interrupts", action="store_true",
+                        help="time the GPU passes on the CPUs that take none of the GPU's interrupts (asv run's "
+                             "--cpu-affinity; Linux, NVIDIA driver; tools/gpu_interrupts.py says why)")
     args, asv_args = parser.parse_known_args(argv)
     if not MACHINE_NAME.fullmatch(args.machine) or args.machine in (".", ".."):
         sys.exit(f"error: machine name {args.machine!r} cannot name a folder of results/; "
@@ -303,6 +306,16 @@ def main(argv=None):
                  "(`asv run --help` lists its options)")
     with cpu_wakeup.held(args.cpu_latency_us):
         pass  # a limit that cannot be held stops the run here, before any pass, not after the CPU pass
+    gpu_pinning = []  # asv run options of the GPU passes
+    if args.avoid_gpu_interrupts:
+        if "cpu_affinity" in (asv_run_args.attribute or {}):
+            sys.exit("error: --avoid-gpu-interrupts chooses the GPU passes' CPUs and asv's --cpu-affinity names "
+                     "some too: drop one of them")
+        try:
+            free, taking = gpu_interrupts.cpus_avoiding(os.sched_getaffinity(0))
+        except gpu_interrupts.NoInterruptsError as error:
+            sys.exit(f"error: {error}")
+        gpu_pinning = ["--cpu-affinity", gpu_interrupts.cpu_list(free)]
     if args.gpu_rounds and asv_run_args.quick:
         sys.exit("error: --quick runs the GPU backends' cases once, a sample each, and --gpu-rounds asks for "
                  f"{args.gpu_rounds} runs: drop one of them")
@@ -345,7 +358,8 @@ def main(argv=None):
         tf32 = [name for name in group.backends if BACKENDS[name].has_tf32()]
         combinations = runnable_combinations(group.backends, tf32, selected_precisions(), selected_dtypes())
         with cpu_wakeup.held(args.cpu_latency_us if group.suffix else None):  # the GPU passes only
-            for part, run_args in runs([*group.options, *asv_args], args.memory and group.measures_memory, combinations,
+            options = [*group.options, *(gpu_pinning if group.suffix else [])]
+            for part, run_args in runs([*options, *asv_args], args.memory and group.measures_memory, combinations,
                                        group.by_module):
                 if not selects_any(run_args, benchmarks):
                     continue  # no asv start-up for a module with nothing to run in this selection
@@ -374,6 +388,9 @@ def main(argv=None):
     print(f"time: all passes, {sum(seconds for *_, seconds in timings):.0f} s")
     if args.cpu_latency_us is not None and any(group.suffix for group, *_ in timings):
         print(f"note: {cpu_wakeup.described(args.cpu_latency_us)} during the GPU passes")
+    if gpu_pinning and any(group.suffix for group, *_ in timings):
+        print(f"note: the GPU passes ran on CPUs {gpu_pinning[1]}; CPUs {gpu_interrupts.cpu_list(taking)} take the "
+              "GPU's interrupts")
 
     # A table for what the machine's results of this release hold: the memory benchmark alone, or the
     # floor alone (it heads the tables, it is no row), makes no speedup table.

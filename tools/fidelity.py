@@ -35,6 +35,7 @@ import argparse
 import importlib.metadata
 import itertools
 import math
+import os
 import signal
 import statistics
 import sys
@@ -45,7 +46,7 @@ from tabulate import tabulate
 from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, op_families, selected_backends, torch,
                                verified_backend)
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
-from tools import cpu_wakeup, cuda_events
+from tools import cpu_wakeup, cuda_events, gpu_interrupts
 from tools.forked import forked
 from tools.options import microseconds
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
@@ -370,6 +371,9 @@ def main(argv=None):
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
                         help="hold Linux's CPU wake-up latency limit while measuring, as the make bench run "
                              "checked did (tools/cpu_wakeup.py)")
+    parser.add_argument("--avoid-gpu-interrupts", action="store_true",
+                        help="measure on the CPUs that take none of the GPU's interrupts, as the make bench run "
+                             "checked did with the same option (tools/gpu_interrupts.py)")
     args = parser.parse_args(argv)
     if not args.machine:
         parser.error("--machine NAME is required: the machine whose asv results are checked")
@@ -379,6 +383,14 @@ def main(argv=None):
         if not any(name in selected_backends() and not BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS):
             raise TableError("no GPU backend here (mlx_gpu, mps, cuda); run it on the GPU machine of the results")
         figures = asv_figures(result)
+        pinned = ""
+        if args.avoid_gpu_interrupts:  # the measuring processes inherit it
+            try:
+                free, taking = gpu_interrupts.cpus_avoiding(os.sched_getaffinity(0))
+            except gpu_interrupts.NoInterruptsError as error:
+                raise TableError(str(error)) from None
+            os.sched_setaffinity(0, free)
+            pinned = f"; on CPUs {gpu_interrupts.cpu_list(free)}, away from the GPU's interrupts (CPUs {gpu_interrupts.cpu_list(taking)})"
         with cpu_wakeup.held(args.cpu_latency_us):
             records, passes = measure_all(Wanted(None if args.all else figures), args.events)
         if not passes:
@@ -389,7 +401,8 @@ def main(argv=None):
                  f"torch {p.get('torch', '?')}, measured {time.strftime('%Y-%m-%d')}"
                  + ("" if args.all else f"; the cases asv put under {MIN_MS} ms are not measured (--all)")
                  + ("" if passes == PROCESSES else f"; stopped after {passes} of {PROCESSES} passes")
-                 + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}"))
+                 + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}")
+                 + pinned)
         return report(records, figures, title, asv_levels(result))
 
     return emit(make_report, args.output)

@@ -3,8 +3,8 @@
 while after the suite's own warm-up, as asv calls them (the benchmark's `setup` before every call).
 
     python -m tools.processes "BCE / dim=1000000 dim=1000000" --backend cuda [--precision strict]
-                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5] [--with-events [torch]]
-                              [--cpu-latency-us 0]
+                              [--processes 6] [--seconds 1] [--cpu-affinity 2-5 | --avoid-gpu-interrupts]
+                              [--with-events [torch]] [--cpu-latency-us 0]
 
 Per process: the median call (us) in windows of time after the warm-up, over all of its calls, the
 median of the benchmark's `setup` before each call (host work alone, the same in every process: how
@@ -14,8 +14,9 @@ start-up included (Linux). MLX waits for the GPU asleep (a blocking-sync CUDA ev
 that interrupt, so where it lands may set a level. Levels that differ between processes and hold
 within each are why `make bench` takes a GPU figure from several processes (see
 `benchmarks/common.py`); a level that changes with the CPU says to try pinning (`--cpu-affinity`, as
-`asv run` takes it). Pin to several CPUs: the frameworks' worker threads share them (pinned to one
-CPU of this project's 2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
+`asv run` takes it; `--avoid-gpu-interrupts`: every CPU but those taking the GPU's interrupts). Pin
+to several CPUs: the frameworks' worker threads share them (pinned to one CPU of this project's
+2-core box, torch's CPU ReLU `128x16x1024` ran 20 times slower).
 
 --with-events records tools.fidelity's device events around each call too (still timed by the host's
 clock): run with and without it, it tells whether the check's instrument moves what it checks. Its
@@ -37,14 +38,13 @@ import time
 from tabulate import tabulate
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, GPU_BACKENDS, PRECISIONS, usable_backend
-from tools import cpu_wakeup, fidelity
+from tools import cpu_wakeup, fidelity, gpu_interrupts
 from tools.forked import forked
 from tools.options import above_zero, microseconds
 from tools.speedup_table import TableError, find_row
 from tools.stability import spread
 
 WINDOWS_S = (0.1, 0.3, 0.6, 1.0, 2.0, 5.0)  # ends of the windows of time after the warm-up
-INTERRUPTS = "/proc/interrupts"
 
 
 def current_cpu():
@@ -56,20 +56,8 @@ def current_cpu():
         return None
 
 
-def gpu_interrupts(path=INTERRUPTS):
-    """{CPU: interrupts so far} summed over the NVIDIA driver's lines of /proc/interrupts, or None
-    where it has none (another GPU, no GPU, not Linux)."""
-    try:
-        with open(path) as table:
-            cpus = [int(name.removeprefix("CPU")) for name in table.readline().split()]
-            lines = [line.split()[1:1 + len(cpus)] for line in table if "nvidia" in line]
-    except (OSError, ValueError):
-        return None
-    return {cpu: sum(int(counts[i]) for counts in lines) for i, cpu in enumerate(cpus)} if lines else None
-
-
 def interrupts_between(before, after):
-    """'CPU:count, ...' of the interrupts taken between two `gpu_interrupts` readings, most first."""
+    """'CPU:count, ...' of the interrupts taken between two `gpu_interrupts.counts` readings, most first."""
     taken = sorted(((count - before.get(cpu, 0), cpu) for cpu, count in after.items()), reverse=True)
     return ", ".join(f"{cpu}:{count}" for count, cpu in taken if count > 0) or "0"
 
@@ -166,7 +154,10 @@ def main(argv=None):
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
     parser.add_argument("--processes", type=above_zero(int, "number of processes"), default=6)
     parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0, help="of calls per process after its warm-up")
-    parser.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
+    pinning = parser.add_mutually_exclusive_group()
+    pinning.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
+    pinning.add_argument("--avoid-gpu-interrupts", action="store_true",
+                         help="pin every process to the CPUs that take none of the GPU's interrupts (tools/gpu_interrupts.py)")
     parser.add_argument("--with-events", nargs="?", const=fidelity.default_instrument(), choices=fidelity.INSTRUMENTS,
                         help="record tools.fidelity's device events around each call too (GPU backends): "
                              "its default's, or those named ('driver': the CUDA driver's own; 'torch')")
@@ -182,15 +173,19 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     try:
         usable_backend(args.backend, args.precision)  # in this process only to say why not: each runs its own
-    except NotImplementedError as error:
+        if args.avoid_gpu_interrupts:
+            args.cpu_affinity, taking = gpu_interrupts.cpus_avoiding(os.sched_getaffinity(0))
+            print(f"pinned to CPUs {gpu_interrupts.cpu_list(args.cpu_affinity)}: CPUs "
+                  f"{gpu_interrupts.cpu_list(taking)} take the GPU's interrupts")
+    except (NotImplementedError, gpu_interrupts.NoInterruptsError) as error:
         sys.exit(f"error: {error}")
     processes, interrupts = [], []
     with cpu_wakeup.held(args.cpu_latency_us):
         for _ in range(args.processes):
-            before = gpu_interrupts()
+            before = gpu_interrupts.counts()
             calls, exitcode = forked(timed_calls, args.row, args.backend, args.precision, args.seconds,
                                      args.cpu_affinity, args.with_events, fresh=True)
-            after = gpu_interrupts()
+            after = gpu_interrupts.counts()
             if exitcode != 0 or not calls:
                 sys.exit(f"error: the case's process failed (exit {exitcode}); what it printed is above")
             processes.append(calls)
