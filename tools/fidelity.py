@@ -3,6 +3,7 @@ benchmark's own timed method is called again as asv calls it (its setup before e
 device events around each call (many calls, median), and printed beside asv's median for it.
 
     python -m tools.fidelity --machine h100-sxm-80gb [--release 0.32.4] [--all] [--events torch] [--output FILE]
+                             [--avoid-gpu-interrupts] [--cpu-latency-us US]
 
 Run it on the machine whose results it reads, right after `make bench`: it reads each case's newest
 figure, and one from an earlier run (on a lent GPU, another lease's machine) would compare machines,
