@@ -21,8 +21,8 @@ from asv import util as asv_util
 
 from benchmarks.common import BACKEND_NAMES, BACKENDS, OpBenchmark, selected_backends
 from conftest import ROOT
-from tests_support import (HEAP_EDGES, cells_of, project_copy, stand_in_interrupts, stand_in_wakeup_request,
-                           write_fake_results)
+from tests_support import (HEAP_EDGES, cells_of, interrupts_all_on, project_copy, stand_in_interrupts,
+                           stand_in_wakeup_request, write_fake_results)
 from tools import timeline
 from tools.gpu_interrupts import cpu_list
 
@@ -441,8 +441,7 @@ def test_the_gpu_passes_run_off_the_cpus_that_take_the_gpus_interrupts_when_aske
         pytest.skip("one CPU allowed here: none would be left beside the interrupts' own")
     project = project_copy(tmp_path, {"bench_floor.py": floor_recording_its_cpus()}, cpu_as_gpu=True)
     taking = allowed[-1]
-    table = "".join(f" CPU{cpu}" for cpu in range(taking + 1)) + "\n 45:" + " 0" * taking + " 9000   PCI-MSIX  0-edge  nvidia\n"
-    stand_in_interrupts(tmp_path, table, delivered={"45": str(taking)}, project=project)
+    stand_in_interrupts(tmp_path, interrupts_all_on(taking), delivered={"45": str(taking)}, project=project)
     log = tmp_path / "affinity.log"
     monkeypatch.setenv("AFFINITY_LOG", str(log))
     run = bench("--machine", "box", "--bench", r"Floor\.time_latency", "--gpu-rounds", "1", "--avoid-gpu-interrupts",

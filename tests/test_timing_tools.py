@@ -22,8 +22,8 @@ from benchmarks import common
 from benchmarks.common import BACKENDS, GPU_BACKENDS
 from conftest import ROOT
 import tests_support
-from tests_support import (NVIDIA_INTERRUPTS, cells_of, gpu_run, project_copy, stand_in_interrupts,
-                           stand_in_wakeup_request, write_fake_results)
+from tests_support import (NVIDIA_INTERRUPTS, cells_of, gpu_run, interrupts_all_on, project_copy,
+                           stand_in_interrupts, stand_in_wakeup_request, write_fake_results)
 from tools import cpu_wakeup, cuda_events, fidelity, gpu_interrupts, options, processes, stability
 from tools.forked import forked
 
@@ -371,6 +371,8 @@ def test_the_cpus_taking_the_gpus_interrupts_are_where_the_kernel_delivers_the_l
     fresh, irq2 = stand_in_interrupts(tmp_path / "fresh", unused, delivered={"45": "0-1", "46": "3"})
     assert gpu_interrupts.interrupt_cpus(fresh, irq2) == {0, 1, 3}, "before any interrupt: wherever a line would go"
     assert gpu_interrupts.interrupt_cpus(fresh, tmp_path / "no-irq") == set()
+    _, everywhere = stand_in_interrupts(tmp_path / "everywhere", delivered={"45": "0-3", "46": "0-3"})
+    assert gpu_interrupts.interrupt_cpus(interrupts, everywhere) == {2}, "a list of every CPU tells nothing: the counts"
     assert gpu_interrupts.counts(interrupts) == {0: 0, 1: 0, 2: 9000, 3: 0}
     for text, cpus in (("14", {14}), ("0-3,8", {0, 1, 2, 3, 8}), ("0-13,15", set(range(14)) | {15})):
         assert gpu_interrupts.parse_cpu_list(text) == cpus and gpu_interrupts.cpu_list(cpus) == text
@@ -384,8 +386,25 @@ def test_avoiding_the_gpus_interrupts_says_in_one_line_when_there_is_nothing_to_
     other = tmp_path / "other"
     other.write_text("           CPU0\n  9:          0   IO-APIC   9-fasteoi   acpi\n")
     for table in (other, tmp_path / "missing"):
-        with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"has no NVIDIA driver line, so no CPU to avoid"):
+        with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"shows no CPU taking the NVIDIA driver's interrupts, so none to avoid"):
             gpu_interrupts.cpus_avoiding({0}, table, irq)
+
+
+def test_processes_avoiding_the_gpus_interrupts_run_on_the_other_cpus(tmp_path, monkeypatch, capsys):
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("one CPU allowed here: none would be left beside the interrupts' own")
+    interrupts, irq = stand_in_interrupts(tmp_path, interrupts_all_on(allowed[-1]), delivered={"45": str(allowed[-1])})
+    real = gpu_interrupts.cpus_avoiding
+    monkeypatch.setattr(gpu_interrupts, "cpus_avoiding", lambda cpus: real(cpus, interrupts, irq))
+    processes.main(["Floor / dim=1", "--backend", "cpu", "--avoid-gpu-interrupts", "--processes", "2", "--seconds", "0.05"])
+    out = capsys.readouterr().out
+    left = gpu_interrupts.cpu_list(allowed[:-1])
+    assert out.startswith(f"pinned to CPUs {left}: CPUs {allowed[-1]} take the GPU's interrupts\n"), out
+    rows = {cells[0]: cells for cells in map(cells_of, out.splitlines()) if cells and cells[0] in ("process", "p1", "p2")}
+    column = rows["process"].index("CPUs")
+    ran_on = {rows[p][column] for p in ("p1", "p2")}
+    assert ran_on and all(set(map(int, cpus.split(","))) <= set(allowed[:-1]) for cpus in ran_on), out
 
 
 def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tmp_path):

@@ -167,6 +167,11 @@ NVIDIA_INTERRUPTS = ("           CPU0       CPU1       CPU2       CPU3\n"
                      " 46:          0          0          0          0   PCI-MSIX-0000:00:05.0   1-edge      nvidia\n")
 
 
+def interrupts_all_on(cpu):
+    """A /proc/interrupts of CPUs 0 to `cpu` whose one NVIDIA line has taken interrupts on `cpu` alone."""
+    return "".join(f" CPU{n}" for n in range(cpu + 1)) + f"\n 45:{' 0' * cpu} 9000   PCI-MSIX  0-edge  nvidia\n"
+
+
 def stand_in_interrupts(tmp_path, table=NVIDIA_INTERRUPTS, delivered=None, project=None):
     """A /proc/interrupts of `table` and a /proc/irq with each NVIDIA line's effective affinity (irq:
     CPU list in `delivered`; none written where it is None); with `project`, its tools read them."""

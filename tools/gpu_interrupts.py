@@ -62,7 +62,8 @@ def cpu_list(cpus):
 def interrupt_cpus(path=INTERRUPTS, irq_folder=IRQ_FOLDER):
     """The CPUs the NVIDIA driver's interrupts go to: where the kernel delivers each line that has
     taken any (/proc/irq/N/effective_affinity_list; every line if none has yet), or, where the kernel
-    does not say, the CPUs that have taken some. An empty set where there are no such lines."""
+    does not say or names every CPU, the CPUs that have taken some. An empty set where there are no
+    such lines or neither tells."""
     found = nvidia_lines(path)
     if found is None:
         return set()
@@ -75,7 +76,7 @@ def interrupt_cpus(path=INTERRUPTS, irq_folder=IRQ_FOLDER):
         except (OSError, ValueError):
             delivered = None
             break
-    if delivered:
+    if delivered and delivered != set(cpus):
         return delivered
     return {cpu for i, cpu in enumerate(cpus) if any(line[i] for _, line in used)}
 
@@ -86,8 +87,8 @@ def cpus_avoiding(allowed, path=INTERRUPTS, irq_folder=IRQ_FOLDER):
     would be left."""
     taking = interrupt_cpus(path, irq_folder)
     if not taking:
-        raise NoInterruptsError(f"--avoid-gpu-interrupts: {path} has no NVIDIA driver line, so no CPU to avoid "
-                                "(Linux with NVIDIA's driver only); leave the option out")
+        raise NoInterruptsError(f"--avoid-gpu-interrupts: {path} shows no CPU taking the NVIDIA driver's interrupts, "
+                                "so none to avoid (Linux with NVIDIA's driver only); leave the option out")
     rest = set(allowed) - taking
     if not rest:
         raise NoInterruptsError(f"--avoid-gpu-interrupts: every CPU this process may use ({cpu_list(allowed)}) takes "
