@@ -1,9 +1,10 @@
 # The start every lease pipeline shares, sourced from the tree's root (`source
 # docs/measurements/pipeline-start.sh`): a copy of the tree in /tmp/mb (the pipeline goes on there),
-# logs in $L=/tmp/logs, `mark` for the stage times, `latency_half` (below), `keeping NAME` (copies results/ of the current
-# folder to $L/results-NAME every 30 s in the background, whole or not at all; `kill $KEEP; keep NAME`
-# for the last copy), $M the results' machine name (a GPU neither H100
-# nor H200 ends the pipeline), the host in $L/machine and the GPU's clocks each second in $L/smi.csv.
+# logs in $L=/tmp/logs, `mark` for the stage times, `bench_run` and `latency_half` (below),
+# `keeping NAME` (copies results/ of the current folder to $L/results-NAME every 30 s in the
+# background, whole or not at all; `kill $KEEP; keep NAME` for the last copy), $M the results'
+# machine name (a GPU neither H100 nor H200 ends the pipeline), the host in $L/machine and the GPU's
+# clocks each second in $L/smi.csv.
 set -u
 src=$PWD
 rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && rm -rf /tmp/mb/.dev && cd /tmp/mb
@@ -12,17 +13,23 @@ export PYTHONUNBUFFERED=1
 mark() { echo "$(date +%T) $*" >> $L/stages; }
 keep() { rm -rf $L/results-$1.new && mkdir -p $L/results-$1.new && cp -a results/$M results/benchmarks.json $L/results-$1.new/ && rm -rf $L/results-$1 && mv $L/results-$1.new $L/results-$1; }
 keeping() { ( while sleep 30; do keep $1; done ) & KEEP=$!; }
-# make bench's float32 latency half on mlx_gpu and cuda in a fresh copy of the tree, /tmp/mb-NAME (the
-# shell stays there): `latency_half NAME TIMEOUT_S [tools.bench options]`; log, marks and results as NAME.
-latency_half() {
-  local run=$1 limit=$2; shift 2
+# `make bench` on BACKENDS in a fresh copy of the tree, /tmp/mb-NAME (the shell stays there):
+# `bench_run NAME TIMEOUT_S BACKENDS LOG_PREFIX [tools.bench options]`; log $L/LOG_PREFIX-NAME.log,
+# marks and results as NAME. `latency_half NAME TIMEOUT_S [options]`: its float32 latency half on
+# mlx_gpu and cuda (log latency-NAME.log).
+bench_run() {
+  local run=$1 limit=$2 backends=$3 prefix=$4; shift 4
   rm -rf /tmp/mb-$run && cp -a /tmp/mb /tmp/mb-$run && cd /tmp/mb-$run
-  mark "start $run: make bench's float32 latency half $*"
+  mark "start $run: make bench on $backends $*"
   local start=$(date +%s)
   keeping $run
-  MLXBENCH_BACKENDS=mlx_gpu,cuda timeout $limit python3 -m tools.bench --machine $M --bench time_latency "$@" > $L/latency-$run.log 2>&1
+  MLXBENCH_BACKENDS=$backends timeout $limit python3 -m tools.bench --machine $M "$@" > $L/$prefix-$run.log 2>&1
   mark "end $run rc=$? $(( $(date +%s) - start )) s"
   kill $KEEP; keep $run
+}
+latency_half() {
+  local run=$1 limit=$2; shift 2
+  bench_run $run $limit mlx_gpu,cuda latency "$@" --bench time_latency
 }
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac
