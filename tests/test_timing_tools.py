@@ -378,7 +378,7 @@ def test_the_cpus_taking_the_gpus_interrupts_are_where_the_kernel_delivers_the_l
         assert gpu_interrupts.parse_cpu_list(text) == cpus and gpu_interrupts.cpu_list(cpus) == text
 
 
-def test_avoiding_the_gpus_interrupts_says_in_one_line_when_there_is_nothing_to_avoid_or_left(tmp_path):
+def test_avoiding_the_gpus_interrupts_says_in_one_line_when_there_is_nothing_to_avoid_or_left(tmp_path, monkeypatch):
     interrupts, irq = stand_in_interrupts(tmp_path, delivered={"45": "2"})
     with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"^--avoid-gpu-interrupts: every CPU this process may "
                                                                 r"use \(2\) takes the GPU's interrupts; leave the option"):
@@ -388,6 +388,9 @@ def test_avoiding_the_gpus_interrupts_says_in_one_line_when_there_is_nothing_to_
     for table in (other, tmp_path / "missing"):
         with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"shows no CPU taking the NVIDIA driver's interrupts, so none to avoid"):
             gpu_interrupts.cpus_avoiding({0}, table, irq)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS: the same line, no AttributeError
+    with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"so none to avoid \(Linux with NVIDIA's driver only\)"):
+        gpu_interrupts.cpus_avoiding(path=tmp_path / "missing", irq_folder=irq)
 
 
 def test_processes_avoiding_the_gpus_interrupts_run_on_the_other_cpus(tmp_path, monkeypatch, capsys):
@@ -396,7 +399,7 @@ def test_processes_avoiding_the_gpus_interrupts_run_on_the_other_cpus(tmp_path, 
         pytest.skip("one CPU allowed here: none would be left beside the interrupts' own")
     interrupts, irq = stand_in_interrupts(tmp_path, interrupts_all_on(allowed[-1]), delivered={"45": str(allowed[-1])})
     real = gpu_interrupts.cpus_avoiding
-    monkeypatch.setattr(gpu_interrupts, "cpus_avoiding", lambda cpus: real(cpus, interrupts, irq))
+    monkeypatch.setattr(gpu_interrupts, "cpus_avoiding", lambda: real(None, interrupts, irq))
     processes.main(["Floor / dim=1", "--backend", "cpu", "--avoid-gpu-interrupts", "--processes", "2", "--seconds", "0.05"])
     out = capsys.readouterr().out
     left = gpu_interrupts.cpu_list(allowed[:-1])

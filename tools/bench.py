@@ -312,7 +312,7 @@ def main(argv=None):
             sys.exit("error: --avoid-gpu-interrupts chooses the GPU passes' CPUs and asv's --cpu-affinity names "
                      "some too: drop one of them")
         try:
-            free, taking = gpu_interrupts.cpus_avoiding(os.sched_getaffinity(0))
+            free, taking = gpu_interrupts.cpus_avoiding()
         except gpu_interrupts.NoInterruptsError as error:
             sys.exit(f"error: {error}")
         gpu_pinning = ["--cpu-affinity", gpu_interrupts.cpu_list(free)]

@@ -387,7 +387,7 @@ def main(argv=None):
         pinned = ""
         if args.avoid_gpu_interrupts:  # the measuring processes inherit it
             try:
-                free, taking = gpu_interrupts.cpus_avoiding(os.sched_getaffinity(0))
+                free, taking = gpu_interrupts.cpus_avoiding()
             except gpu_interrupts.NoInterruptsError as error:
                 raise TableError(str(error)) from None
             os.sched_setaffinity(0, free)

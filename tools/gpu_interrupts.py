@@ -7,6 +7,7 @@ times slower in the processes that sat on that CPU: 51-54 us against 25.6 elsewh
 `tools.processes` and `tools.fidelity` take --avoid-gpu-interrupts to time on the other CPUs. Nothing
 of the suite is imported here."""
 
+import os
 from pathlib import Path
 
 INTERRUPTS = "/proc/interrupts"
@@ -81,14 +82,14 @@ def interrupt_cpus(path=INTERRUPTS, irq_folder=IRQ_FOLDER):
     return {cpu for i, cpu in enumerate(cpus) if any(line[i] for _, line in used)}
 
 
-def cpus_avoiding(allowed, path=INTERRUPTS, irq_folder=IRQ_FOLDER):
-    """The CPUs of `allowed` (this process's, as os.sched_getaffinity gives them) that take none of the
-    GPU's interrupts, and those that do; NoInterruptsError where there is nothing to avoid or nothing
-    would be left."""
+def cpus_avoiding(allowed=None, path=INTERRUPTS, irq_folder=IRQ_FOLDER):
+    """The CPUs of `allowed` (default: this process's) that take none of the GPU's interrupts, and
+    those that do; NoInterruptsError where there is nothing to avoid or nothing would be left."""
     taking = interrupt_cpus(path, irq_folder)
-    if not taking:
+    if not taking:  # off Linux too, before os.sched_getaffinity (Linux only) is asked
         raise NoInterruptsError(f"--avoid-gpu-interrupts: {path} shows no CPU taking the NVIDIA driver's interrupts, "
                                 "so none to avoid (Linux with NVIDIA's driver only); leave the option out")
+    allowed = os.sched_getaffinity(0) if allowed is None else allowed
     rest = set(allowed) - taking
     if not rest:
         raise NoInterruptsError(f"--avoid-gpu-interrupts: every CPU this process may use ({cpu_list(allowed)}) takes "

@@ -174,7 +174,7 @@ def main(argv=None):
     try:
         usable_backend(args.backend, args.precision)  # in this process only to say why not: each runs its own
         if args.avoid_gpu_interrupts:
-            args.cpu_affinity, taking = gpu_interrupts.cpus_avoiding(os.sched_getaffinity(0))
+            args.cpu_affinity, taking = gpu_interrupts.cpus_avoiding()
             print(f"pinned to CPUs {gpu_interrupts.cpu_list(args.cpu_affinity)}: CPUs "
                   f"{gpu_interrupts.cpu_list(taking)} take the GPU's interrupts")
     except (NotImplementedError, gpu_interrupts.NoInterruptsError) as error:
