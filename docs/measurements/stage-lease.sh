@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Stage a lease of the lent GPU from a new checkout, from the project's root:
+#   bash docs/measurements/stage-lease.sh docs/measurements/session-20-gpu-half.sh [MLX_VERSION]
+# It runs ../shared/device/stage.sh (.dev/a, .dev/b), moves the virtualenv wheel to .dev/c (with it
+# .dev/b and the tree no longer fit the 64 MiB a call carries), has .dev/b/install.sh install it too,
+# writes .dev/b/collect.sh (the logs so far to $OUT/run.tgz, the last stages printed) and copies the
+# pipeline to .dev/b/pipeline.sh. Then, back to back (a machine is given back after 30 s idle):
+#   run carry [".dev/a"]  bash .dev/a/unpack.sh
+#   run carry [".dev/c"]  mkdir -p /tmp/mlxparts/w && cp .dev/c/*.whl /tmp/mlxparts/w/
+#   run carry [".dev/b"]  source .dev/b/install.sh && (setsid nohup bash .dev/b/pipeline.sh > /tmp/pipeline.log 2>&1 &); sleep 540; bash .dev/b/collect.sh
+#   run                   for i in $(seq 1 55); do grep -q "all done" /tmp/logs/stages && break; sleep 10; done; bash .dev/b/collect.sh
+set -euo pipefail
+pipeline=${1:?name the pipeline to run, e.g. docs/measurements/session-20-gpu-half.sh}
+[ -f "$pipeline" ] || { echo "error: no pipeline $pipeline; name one of docs/measurements/session-*.sh" >&2; exit 1; }
+bash ../shared/device/stage.sh "${2:-0.32.4}"
+mkdir -p .dev/c && mv .dev/b/virtualenv-*.whl .dev/c/
+sed -i 's#--no-compile .dev/b/\*.whl "#--no-compile .dev/b/*.whl /tmp/mlxparts/w/*.whl "#' .dev/b/install.sh
+grep -q '/tmp/mlxparts/w/' .dev/b/install.sh || { echo "error: stage.sh's install line changed; add /tmp/mlxparts/w/*.whl to .dev/b/install.sh by hand" >&2; exit 1; }
+cat > .dev/b/collect.sh <<'C'
+tar czf $OUT/run.tgz -C /tmp logs pipeline.log 2>/dev/null
+tail -n 12 /tmp/logs/stages; tail -n 3 /tmp/pipeline.log
+C
+cp "$pipeline" .dev/b/pipeline.sh
+tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1); carried=$(du -sb .dev/b | cut -f1)
+echo "a call with .dev/b carries $(( (tree + carried) / 1000000 )) MB of the 67 allowed (tree $(( tree / 1000000 )) MB)"
