@@ -391,7 +391,8 @@ def main(argv=None):
             except gpu_interrupts.NoInterruptsError as error:
                 raise TableError(str(error)) from None
             os.sched_setaffinity(0, free)
-            pinned = f"; on CPUs {gpu_interrupts.cpu_list(free)}, away from the GPU's interrupts (CPUs {gpu_interrupts.cpu_list(taking)})"
+            pinned = (f"; on CPUs {gpu_interrupts.cpu_list(free)}, away from the GPU's interrupts "
+                      f"(CPUs {gpu_interrupts.cpu_list(taking)})")
         with cpu_wakeup.held(args.cpu_latency_us):
             records, passes = measure_all(Wanted(None if args.all else figures), args.events)
         if not passes:

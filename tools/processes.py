@@ -157,7 +157,8 @@ def main(argv=None):
     pinning = parser.add_mutually_exclusive_group()
     pinning.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
     pinning.add_argument("--avoid-gpu-interrupts", action="store_true",
-                         help="pin every process to the CPUs that take none of the GPU's interrupts (tools/gpu_interrupts.py)")
+                         help="pin every process to the CPUs that take none of the GPU's interrupts "
+                              "(tools/gpu_interrupts.py)")
     parser.add_argument("--with-events", nargs="?", const=fidelity.default_instrument(), choices=fidelity.INSTRUMENTS,
                         help="record tools.fidelity's device events around each call too (GPU backends): "
                              "its default's, or those named ('driver': the CUDA driver's own; 'torch')")
