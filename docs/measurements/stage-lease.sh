@@ -8,7 +8,8 @@
 #   run carry [".dev/a"]  bash .dev/a/unpack.sh
 #   run carry [".dev/c"]  mkdir -p /tmp/mlxparts/w && cp .dev/c/*.whl /tmp/mlxparts/w/
 #   run carry [".dev/b"]  source .dev/b/install.sh && (setsid nohup bash .dev/b/pipeline.sh > /tmp/pipeline.log 2>&1 &); sleep 540; bash .dev/b/collect.sh
-#   run                   for i in $(seq 1 55); do grep -q "all done" /tmp/logs/stages && break; sleep 10; done; bash .dev/b/collect.sh
+#   run                   for i in $(seq 1 55); do grep -q "all done" /tmp/logs/stages && break; sleep 10; [ $((i % 6)) = 0 ] && bash .dev/b/collect.sh > /dev/null; done; bash .dev/b/collect.sh
+# (collect.sh replaces $OUT/run.tgz whole each minute: a poll cut off by the lease still brings back its last one)
 set -euo pipefail
 pipeline=${1:?name the pipeline to run, e.g. docs/measurements/session-20-gpu-half.sh}
 [ -f "$pipeline" ] || { echo "error: no pipeline $pipeline; name one of docs/measurements/session-*.sh" >&2; exit 1; }
@@ -17,7 +18,7 @@ mkdir -p .dev/c && mv .dev/b/virtualenv-*.whl .dev/c/
 sed -i 's#--no-compile .dev/b/\*.whl "#--no-compile .dev/b/*.whl /tmp/mlxparts/w/*.whl "#' .dev/b/install.sh
 grep -q '/tmp/mlxparts/w/' .dev/b/install.sh || { echo "error: stage.sh's install line changed; add /tmp/mlxparts/w/*.whl to .dev/b/install.sh by hand" >&2; exit 1; }
 cat > .dev/b/collect.sh <<'C'
-tar czf $OUT/run.tgz -C /tmp logs pipeline.log 2>/dev/null
+tar czf $OUT/run.tgz.new -C /tmp logs pipeline.log 2>/dev/null && mv $OUT/run.tgz.new $OUT/run.tgz
 tail -n 12 /tmp/logs/stages; tail -n 3 /tmp/pipeline.log
 C
 cp "$pipeline" .dev/b/pipeline.sh
