@@ -24,7 +24,7 @@ from conftest import ROOT
 import tests_support
 from tests_support import (NVIDIA_INTERRUPTS, cells_of, gpu_run, interrupts_all_on, project_copy,
                            stand_in_interrupts, stand_in_wakeup_request, write_fake_results)
-from tools import cpu_wakeup, cuda_events, fidelity, gpu_interrupts, options, processes, stability
+from tools import cpu_wakeup, cuda_events, fidelity, gpu_interrupts, options, process_cost, processes, stability
 from tools.forked import forked
 
 NO_GPU = all(BACKENDS[name].unavailable_reason() for name in GPU_BACKENDS)
@@ -445,6 +445,40 @@ def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_o
                           (["ReLU / dim=128x16x1024", "--backend", "mlx_cpu"], "error: mlx_cpu is not in MLXBENCH_BACKENDS=cpu")]:
         refused = tool(*args)
         assert refused.returncode == 1 and refused.stderr.startswith(message) and refused.stderr.count("\n") == 1
+
+
+def test_process_cost_adds_each_step_from_the_fork_to_the_process_gone():
+    messages = [(step, 10.0 + n / 100) for n, step in enumerate(process_cost.STEPS[:-1], 1)]
+    ms = process_cost.steps_ms(10.0, messages, 10.125)
+    assert list(ms) == list(process_cost.STEPS)
+    assert all(ms[step] == pytest.approx(10.0) for step in process_cost.STEPS[:-1]) and ms["exit"] == pytest.approx(35.0)
+    assert sum(ms.values()) == pytest.approx(125.0), "the steps add up to the parent's clock, fork to exit"
+
+
+def test_process_cost_times_a_forked_process_step_by_step_and_refuses_bad_input_in_one_line():
+    def tool(*args):
+        return subprocess.run([sys.executable, "-m", "tools.process_cost", *args], cwd=ROOT, capture_output=True,
+                              text=True, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), timeout=300)
+
+    run = tool("Floor / dim=1", "ReLU / dim=128x16x1024", "--backend", "cpu", "--processes", "2")
+    assert run.returncode == 0, run.stderr
+    head = [cells for cells in map(cells_of, run.stdout.splitlines()) if cells and cells[0] == "process"]
+    assert len(head) == 2 and head[0][1:-2] == list(process_cost.STEPS), run.stdout
+    rows = [cells for cells in map(cells_of, run.stdout.splitlines()) if cells and cells[0] in ("p1", "p2", "median")]
+    assert len(rows) == 6, run.stdout
+    for cells in rows:
+        steps = dict(zip(process_cost.STEPS, map(float, cells[1:-2])))
+        assert all(value >= 0 for value in steps.values()) and float(cells[-2]) == pytest.approx(sum(steps.values()), abs=0.6)
+        assert steps["warm-up"] >= 1e3 * common.WARM_UP_SECONDS, "the suite's warm-up runs in the process's own time"
+        assert steps["asv warm-up"] >= 1e3 * common.OpBenchmark.warmup_time
+    assert all(cells[-1] == "25" for cells in rows if cells[0] != "median"), "fast cases take asv's 25 samples"
+    for args, message, code in [
+            (["ReLU / dim=1"], "error: no case 'ReLU / dim=1'", 1),
+            (["ReLU / dim=128x16x1024", "--backend", "mlx_cpu"], "error: mlx_cpu is not in MLXBENCH_BACKENDS=cpu", 1),
+            (["ReLU / dim=128x16x1024", "--backend", "cpu", "--metric", "throughput"], "usage:", 2)]:
+        refused = tool(*args)
+        assert refused.returncode == code and refused.stderr.startswith(message), refused.stderr
+        assert refused.stderr.count("\n") == 1 if code == 1 else "not cpu" in refused.stderr.splitlines()[-1]
 
 
 def test_processes_can_hold_the_cpus_wake_up_latency_and_name_their_idle_states(tmp_path):

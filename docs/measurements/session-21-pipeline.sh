@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. Ready after session 21
+# (2026-12-06) for a lease of an H100 (about 22 device minutes of work after the installs).
+# Why: make bench's GPU half took about 29 minutes on the sixth H100 of 2026-12-06 (h100-2026-12-06f):
+# 0.8 s an asv process, of which its samples were 0.05 s, and 0.52 s for the floor, an empty op. C
+# says where a GPU process's time goes (tools.process_cost, five processes a row), the first place to
+# look for the 15 minutes issue 5 asks for. Then session 20's P, A and B (interrupts-and-pair.sh).
+source docs/measurements/pipeline-start.sh
+
+cost() {  # the rest: tools.process_cost arguments
+  echo "## $*"
+  timeout 300 python3 -m tools.process_cost "$@" --processes 5
+}
+mark "start C: tools.process_cost"
+{ for backend in mlx_gpu cuda mlx_gpu_compile; do
+    for metric in latency throughput; do cost "Floor / dim=1" --backend $backend --metric $metric; done
+  done
+  for backend in mlx_gpu cuda; do
+    cost "GELU / dim=8x1024x4096" "Softmax / dim=64x1000000 axi=-1" "MatMul / dim=1000x64x256 dim=256x32" \
+      "Sort / dim=64x128x1024 axi=2" --backend $backend
+  done; } > $L/process-cost.txt 2>&1
+mark "end C: $(grep -c '^| median' $L/process-cost.txt) rows"
+source docs/measurements/interrupts-and-pair.sh
+mark "all done"
