@@ -4,7 +4,8 @@
 # Why: make bench's GPU half took about 29 minutes on the sixth H100 of 2026-12-06 (h100-2026-12-06f):
 # 0.8 s an asv process, of which its samples were 0.05 s, and 0.52 s for the floor, an empty op. C
 # says where a GPU process's time goes (tools.process_cost, five processes a row), the first place to
-# look for the 15 minutes issue 5 asks for. Then session 20's P, A and B (interrupts-and-pair.sh).
+# look for the 15 minutes issue 5 asks for; F, the floor under asv, to hold its totals against. Then
+# session 20's P, A and B (interrupts-and-pair.sh).
 source docs/measurements/pipeline-start.sh
 
 cost() {  # the rest: tools.process_cost arguments
@@ -20,5 +21,8 @@ mark "start C: tools.process_cost"
       "Sort / dim=64x128x1024 axi=2" --backend $backend
   done; } > $L/process-cost.txt 2>&1
 mark "end C: $(grep -c '^| median' $L/process-cost.txt) rows"
+# The floor under asv itself, one asv run: its processes' durations (asv's own, in results-F) against C's totals.
+bench_run F 180 mlx_gpu,cuda,mlx_gpu_compile floor --gpu-rounds 1 --bench '^bench_floor\.'
+cd /tmp/mb
 source docs/measurements/interrupts-and-pair.sh
 mark "all done"
