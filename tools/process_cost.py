@@ -10,9 +10,9 @@ availability; MLX's precision fixed), `device` (a one-element call: the framewor
 the device), `precision` (the suite's check of how the backend multiplies float32: a GPU's first
 matmul), `inputs` (the case's inputs drawn and copied), `warm-up` (the suite's, `setup`'s first
 call), `asv warm-up` (asv's own, `warmup_time`), `samples` (asv's: `setup` before each call, up to
-`repeat`'s count or seconds), `teardown` and `exit` (until the process is gone: the framework's
-device state torn down). On the H100 (2026-12-06) asv took 0.8 s a GPU process, of which its
-samples were 0.05 s: this says where the rest goes.
+`repeat`'s count or seconds; none where asv keeps its warm-up's call as the sample), `teardown` and
+`exit` (until the process is gone: the framework's device state torn down). On the H100 (2026-12-06)
+asv took 0.8 s a GPU process, of which its samples were 0.05 s: this says where the rest goes.
 """
 
 import argparse
@@ -55,20 +55,25 @@ def timed_life(row, backend_name, precision, metric, send):
     bench.setup(*params)
     send(("warm-up", time.perf_counter()))
     method = getattr(bench, f"time_{metric}")
-    # asv's order: `setup` before every call (its warm-up's too), `teardown` after each.
+
+    def call():  # asv's order: `setup` before every call (its warm-up's too), `teardown` after each
+        bench.teardown(*params)
+        bench.setup(*params)
+        method(*params)
+
     start = time.perf_counter()
-    while time.perf_counter() - start < family.warmup_time:
-        bench.teardown(*params)
-        bench.setup(*params)
-        method(*params)
+    call()
+    while time.perf_counter() < start + family.warmup_time:
+        call()
     send(("asv warm-up", time.perf_counter()))
-    _, most, seconds = family.repeat
-    start, taken = time.perf_counter(), 0
-    while taken < most and time.perf_counter() - start < seconds:
-        bench.teardown(*params)
-        bench.setup(*params)
-        method(*params)
-        taken += 1
+    least, most, seconds = family.repeat
+    limit, taken = start + family.warmup_time + seconds, 0
+    if time.perf_counter() <= limit:  # past it, asv keeps its warm-up's last call as the one sample
+        while taken < most:
+            call()
+            taken += 1
+            if taken >= least and time.perf_counter() > limit:
+                break
     send(("samples", time.perf_counter()))
     bench.teardown(*params)
     send(("teardown", time.perf_counter()))
