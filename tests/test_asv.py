@@ -23,7 +23,7 @@ from benchmarks.common import BACKEND_NAMES, BACKENDS, OpBenchmark, selected_bac
 from conftest import ROOT
 from tests_support import (HEAP_EDGES, cells_of, interrupts_all_on, project_copy, stand_in_interrupts,
                            stand_in_wakeup_request, write_fake_results)
-from tools import timeline
+from tools import figure_dates, timeline
 from tools.gpu_interrupts import cpu_list
 
 MACHINE = "pytest-box"
@@ -665,6 +665,9 @@ def test_main_job_measures_memory_only_when_asked_and_writes_its_table(tmp_path)
 
     alone = main_job("--memory", "--bench", "track_peak_memory")
     assert set(alone.get_all_result_keys()) == {"bench_tiny.Negate.track_peak_memory"}
+    measured = {f"'dim=1000000', '{backend}', 'float32'": figure_dates.today() for backend in ("mlx_cpu", "cpu")}
+    assert figure_dates.read(project / "results", "box") == {
+        alone.commit_hash: {"bench_tiny.Negate.track_peak_memory": measured}}, "each figure the run measured has its day"
     assert not (box / f"speedup-mlx-{version}.md").exists(), "no latency: no speedup table, and no error"
     peaks = by_backend(alone, "bench_tiny.Negate.track_peak_memory", "dim=1000000")
     assert all(4e6 - HEAP_EDGES <= peaks[backend] <= 8e6 for backend in ("mlx_cpu", "cpu")), peaks
@@ -677,6 +680,8 @@ def test_main_job_measures_memory_only_when_asked_and_writes_its_table(tmp_path)
 
     (box / f"memory-mlx-{version}.md").unlink()
     assert "bench_tiny.Negate.time_latency" in main_job().get_all_result_keys()
+    dated = figure_dates.read(project / "results", "box")[alone.commit_hash]
+    assert set(dated) == {"bench_tiny.Negate.track_peak_memory", "bench_tiny.Negate.time_latency"}
     assert "track_peak_memory" not in module_log.read_text(), "module by module, memory left out"
     assert (box / f"speedup-mlx-{version}.md").exists() and not (box / f"memory-mlx-{version}.md").exists()
     main_job("--memory")

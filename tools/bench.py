@@ -33,7 +33,7 @@ from pathlib import Path
 
 from asv.results import iter_results_for_machine_and_hash
 
-from tools import cpu_wakeup, gpu_interrupts, timeline
+from tools import cpu_wakeup, figure_dates, gpu_interrupts, timeline
 from tools.options import above_zero, microseconds
 
 ROOT = timeline.ROOT
@@ -350,6 +350,10 @@ def main(argv=None):
     machine_dir = RESULTS / args.machine
     new_machine = not machine_dir.exists()
     machine_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        figure_dates.read(RESULTS, args.machine)  # a file that cannot be read stops the run before it starts
+    except figure_dates.DatesError as error:
+        sys.exit(f"error: {error}")
     selected_anything = False
     benchmarks = discovered_benchmarks()
     timings = []  # (pass, asv runs, seconds): what a run cost, for the notes of a long one
@@ -364,6 +368,7 @@ def main(argv=None):
                 if not selects_any(run_args, benchmarks):
                     continue  # no asv start-up for a module with nothing to run in this selection
                 log = machine_dir / f"{commit[:8]}-mlx-{versions['mlx']}{part}{group.suffix}.log"
+                before, day = figure_dates.figures(RESULTS, args.machine), figure_dates.today()
                 code = asv("run", "--python=same", "--set-commit-hash", commit, "--machine", args.machine,
                            "--show-stderr", *run_args, log=log)
                 started += 1
@@ -375,6 +380,7 @@ def main(argv=None):
                 selected_anything = True
                 partial(log).replace(log)
                 record_versions(args.machine, commit, versions)
+                figure_dates.record(RESULTS, args.machine, before, day)
         if started:
             timings.append((group, started, time.perf_counter() - began))
     if not selected_anything:

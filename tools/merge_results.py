@@ -11,7 +11,8 @@ A figure is copied with its samples and statistics, as asv recorded it, where it
 (a regular expression), and the run has it (measured or failed; a case it skipped or did not run
 leaves the other's figure alone). A benchmark both files hold must have the same version and
 parameters in each; one the target lacks is added with the copied figures alone. Nothing is written
-unless every check passes.
+unless every check passes. Each figure copied keeps its day (`tools/figure_dates.py`): the run's own
+record of it, else the day asv started its benchmark in that run.
 """
 
 import argparse
@@ -27,7 +28,8 @@ from asv.results import iter_results_for_machine
 
 from benchmarks.backends import BACKEND_NAMES
 from benchmarks.common import DTYPES
-from tools.speedup_table import RESULTS, modes_of
+from tools import figure_dates
+from tools.speedup_table import RESULTS, TableError, modes_of
 
 
 class MergeError(Exception):
@@ -74,7 +76,8 @@ class Selection:
 
 
 def merge(source, target, selection):
-    """{benchmark: figures copied} from one asv Results into another (changed in place)."""
+    """{benchmark: the parameters of each figure copied} from one asv Results into another (changed in
+    place; the parameters as `figure_dates` keys them)."""
     copied = {}
     for name in sorted(filter(selection.benchmark, source.get_all_result_keys())):
         params = source.get_result_params(name)
@@ -101,7 +104,8 @@ def merge(source, target, selection):
             fields[field] = mine
         for field, values in fields.items():
             getattr(target, field)[name] = None if all(value is None for value in values) else values
-        copied[name] = len(picked)
+        combinations = list(itertools.product(*params))
+        copied[name] = [figure_dates.parameters(combinations[index]) for index in picked]
     return copied
 
 
@@ -120,7 +124,9 @@ def main(argv=None):
             if not (Path(folder) / args.machine).is_dir():
                 raise MergeError(f"{folder} has no results of machine {args.machine!r}: name a folder with a {args.machine}/ in it")
         targets = {(r.commit_hash, r.env_name): r for r in iter_results_for_machine(args.into, args.machine)}
-        changed, report = [], []
+        changed, report, dated = [], [], {}
+        dates_from = figure_dates.read(args.source, args.machine)
+        dates = figure_dates.read(args.into, args.machine)
         for source in iter_results_for_machine(args.source, args.machine):
             target = targets.get((source.commit_hash, source.env_name))
             if target is None:
@@ -129,16 +135,28 @@ def main(argv=None):
             copied = merge(source, target, selection)
             if copied:
                 changed.append(target)
-                report += [f"{count:4d}  {name}" for name, count in copied.items()]
+                report += [f"{len(copied_params):4d}  {name}" for name, copied_params in copied.items()]
+                for name, copied_params in copied.items():  # the run's own day, else asv's start of the benchmark
+                    for params in copied_params:
+                        dated.setdefault(source.commit_hash, {}).setdefault(name, {})[params] = (
+                            figure_dates.day_of(dates_from, source.commit_hash, name, params)
+                            or figure_dates.started_day(source, name))
         if not changed:
             raise MergeError("the selection copies no figure: check --backends, --dtypes and --bench against the run")
-    except MergeError as error:
+    except (MergeError, figure_dates.DatesError) as error:
         sys.exit(f"error: {error}")
     for target in changed:  # written whole beside the file, then put in its place
         with tempfile.TemporaryDirectory(dir=args.into) as scratch:
             target.save(scratch)
             written, = Path(scratch, args.machine).glob("*.json")
             os.replace(written, Path(args.into, args.machine, written.name))
+    for commit, names in dated.items():
+        for name, days in names.items():
+            dates.setdefault(commit, {}).setdefault(name, {}).update(days)
+    try:
+        figure_dates.write(args.into, args.machine, dates)
+    except TableError as error:
+        sys.exit(f"error: the figures are copied but not their days: {error}")
     print("\n".join(report))
     print(f"{sum(int(line.split()[0]) for line in report)} figures copied into {args.into}/{args.machine}/")
 

@@ -12,6 +12,7 @@ TFLOP/s) and memory (peak MB per call) have no speedup columns.
 """
 
 import argparse
+import collections
 import csv
 import io
 import itertools
@@ -30,7 +31,7 @@ from tabulate import tabulate
 
 from benchmarks.common import BACK_TO_BACK, DTYPES, PRECISIONS, WITHOUT_TF32, Case, op_families
 from benchmarks.known_failures import KNOWN_FAILURES, looser_rounding
-from tools import timeline
+from tools import figure_dates, timeline
 
 RESULTS = timeline.ROOT / "results"
 MS_COLUMNS = ("mlx_gpu", "mlx_cpu", "mps", "cpu")
@@ -158,10 +159,12 @@ def failure_reasons(log_path):
     return reasons
 
 
-def cell_values(result, family, precision="strict", metric="latency", dtype="float32", samples=False, stats=False):
+def cell_values(result, family, precision="strict", metric="latency", dtype="float32", samples=False, stats=False,
+                days=None):
     """{(case label, backend): seconds per call, NaN for skipped, None for failed}; absent if not run.
     With `samples`, asv's samples of each cell instead (None where it kept none); with `stats`, asv's
-    statistics of each cell (a dict, empty where there are none: `repeat` is how many samples).
+    statistics of each cell (a dict, empty where there are none: `repeat` is how many samples); with
+    `days` ({(benchmark, parameters): day}, `figure_dates.of_result`), the day of each (None: unknown).
 
     Families with a precision parameter give the values of `precision`; the others have one mode.
     Backends without TF32 on any machine (CPUs, mps) give their strict (float32) values in `tf32`.
@@ -175,12 +178,15 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
     params = result.get_result_params(key)
     cells = {}
     read = (result.get_result_samples if samples else result.get_result_stats if stats else result.get_result_value)
+    if days is not None:
+        read = lambda name, params: [days.get((name, figure_dates.parameters(combo)))  # noqa: E731
+                                     for combo in itertools.product(*params)]
     for combo, value in zip(itertools.product(*params), read(key, params)):
         case, backend, *rest = (value_repr.strip("'") for value_repr in combo)
         given_precision, given_dtype = modes_of(rest)
         wanted = "strict" if backend in WITHOUT_TF32 else precision
         if given_precision in (None, wanted) and given_dtype == dtype:
-            per_call = metric == "throughput" and not (samples or stats) and _measured(value)
+            per_call = metric == "throughput" and not (samples or stats or days is not None) and _measured(value)
             cells[(case, backend)] = value / BACK_TO_BACK if per_call else value
     return cells
 
@@ -204,23 +210,27 @@ def _measured(value):
     return value is not None and not math.isnan(value)
 
 
-def machine_rows(result, reasons, style, precision, metric="latency", compiled=False, dtype="float32"):
+def machine_rows(result, reasons, style, precision, metric="latency", compiled=False, dtype="float32", days=None):
     """Rows of one machine's table: dicts with the row name, per-backend cells and the speedups; with
-    `compiled`, mlx_gpu_compile's cells and the GPU baseline's speedup over it too."""
+    `compiled`, mlx_gpu_compile's cells and the GPU baseline's speedup over it too; the day of each
+    cell measured, where `days` (`figure_dates.of_result`) has it."""
     rows, gpu_baseline = [], "cuda" if _has_data(result, "cuda", dtype) else "mps"
     measured = "latency" if metric in ROOFLINE else metric
     for family in table_families():
         values = cell_values(result, family, precision, measured, dtype)
+        cell_days = cell_values(result, family, precision, measured, dtype, days=days or {})
         single = _single_samples(result, family, precision, measured, dtype, values) if metric != "memory" else set()
         if metric in ROOFLINE:
             values = rates(values, family, metric)
         elif metric == "memory":
             values = {key: bytes_ / MEGABYTE if _measured(bytes_) else bytes_ for key, bytes_ in values.items()}
         for label in family.cases:
-            row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}, "remarks": {}}
+            row = {"row": f"{family.__name__} / {label}", "cells": {}, "notes": {}, "remarks": {}, "days": {}}
             for backend in (*MS_COLUMNS, "cuda", *(COMPILED,) * compiled):
                 value = values.get((label, backend), "not run")
                 row["cells"][backend] = value
+                if _measured(_num(values.get((label, backend)))):  # a failure's record is its first day's
+                    row["days"][backend] = cell_days.get((label, backend))
                 if value is None:
                     row["notes"][backend] = _failure_note(reasons, family, label, backend, result, precision,
                                                           measured, dtype)
@@ -361,13 +371,34 @@ def floor_note(result):
     return f"floor (synchronised one-element op, ms): {', '.join(measured)}" if measured else ""
 
 
-def header(machine, result, precision, metric="latency", ceilings=None, dtype="float32"):
+def days_note(rows, columns):
+    """(the header's words on when the table's figures were measured, a line under the table naming
+    each column's days where they differ, or ""); ("", "") where no figure has a recorded day."""
+    per_column = {backend: collections.Counter(row["days"][backend] for row in rows if backend in row["days"])
+                  for backend in columns}
+    known = sorted({day for counts in per_column.values() for day in counts if day})
+    if not known:
+        return "", ""
+    unknown = sum(counts[None] for counts in per_column.values())
+    words = f"measured {known[0]}" + (f" to {known[-1]}" if len(known) > 1 else "")
+    words += f" ({unknown} figures of no recorded day)" if unknown else ""
+    if len(known) == 1:
+        return words, ""
+    columns_days = "; ".join(f"{backend} " + ", ".join(f"{day or 'no recorded day'} ({count})" if len(counts) > 1
+                                                       else f"{day or 'no recorded day'}"
+                                                       for day, count in sorted(counts.items(), key=str))
+                             for backend, counts in per_column.items() if counts)
+    return words, f"Measured (UTC days): {columns_days}"
+
+
+def header(machine, result, precision, metric="latency", ceilings=None, dtype="float32", measured=""):
     p = result.params
     limits = ", ".join(f"{backend} {ceiling(ceilings, backend, metric, precision):.4g}" for backend in ceilings or {}
                        if ceiling(ceilings, backend, metric, precision))
     words = [f"{machine}: MLX {p.get('mlx', '?')}, torch {p.get('torch', '?')}, Python {p.get('python', '?')}",
              dtype_note(dtype, precision), METRIC_NOTES[metric], floor_note(result) if metric != "memory" else "",
-             f"ceilings (tools/ceilings.py): {limits}; in brackets the share of it reached" if limits else ""]
+             f"ceilings (tools/ceilings.py): {limits}; in brackets the share of it reached" if limits else "",
+             measured]
     return "; ".join(word for word in words if word)
 
 
@@ -404,11 +435,14 @@ def render_markdown(sections, style, precision, metric, dtype="float32"):
         if metric in TIME_METRICS:
             head += [f"{baseline}/mlx_gpu {word}", f"mlx_cpu/mlx_gpu {word}"]
             head += [f"{baseline}/{COMPILED} {word}"] * compiled
-        out.append(f"**{header(machine, result, precision, metric, ceilings, dtype)}**\n")
+        measured, by_column = days_note(rows, columns)
+        out.append(f"**{header(machine, result, precision, metric, ceilings, dtype, measured)}**\n")
         out.append(tabulate(table, head, tablefmt="github", disable_numparse=True,
                             colalign=("left",) + ("right",) * (len(head) - 1)))
         if footnotes:
             out.append("\n" + "\n".join(f"[{i}] {note}" for i, note in enumerate(footnotes, 1)))
+        if by_column:
+            out.append("\n" + by_column)
         out.append("")
     return "\n".join(out)
 
@@ -441,6 +475,7 @@ def flat_rows(sections, style, precision, metric, dtype="float32"):
                       "precision": precision, "dtype": dtype, "metric": metric, "row": row["row"]}
             for backend, value in row["cells"].items():
                 record[f"{backend}_{unit}"] = _format_cell(value, metric)
+                record[f"{backend}_measured"] = row["days"].get(backend) or ""
             record[f"{baseline}_vs_mlx_gpu_{style}"] = _format_speedup(row["gpu_speedup"])
             record[f"mlx_cpu_vs_mlx_gpu_{style}"] = _format_speedup(row["cpu_speedup"])
             if "compiled_speedup" in row:
@@ -531,7 +566,11 @@ def build_sections(results_dir, machine, release, commit, style, precision, metr
         reasons = {}
         for log in sorted(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), key=os.path.getmtime):
             reasons.update(failure_reasons(log))  # the newest run's reason wins
-        rows, baseline = machine_rows(result, reasons, style, precision, metric, compiled, dtype)
+        try:
+            days = figure_dates.of_result(results_dir, name, result)
+        except figure_dates.DatesError as error:
+            raise TableError(str(error)) from None
+        rows, baseline = machine_rows(result, reasons, style, precision, metric, compiled, dtype, days)
         if not any(isinstance(v, float) and not math.isnan(v) for row in rows for v in row["cells"].values()):
             where = [MEASURED_WHERE[metric]] if metric in MEASURED_WHERE else []
             where += ["dtypes other than float32 only where MLXBENCH_DTYPES asked for them"] * (dtype != "float32")
