@@ -179,8 +179,8 @@ def cell_values(result, family, precision="strict", metric="latency", dtype="flo
     cells = {}
     read = (result.get_result_samples if samples else result.get_result_stats if stats else result.get_result_value)
     if days is not None:
-        read = lambda name, params: [days.get((name, figure_dates.parameters(combo)))  # noqa: E731
-                                     for combo in itertools.product(*params)]
+        def read(name, params):
+            return [days.get((name, figure_dates.parameters(combo))) for combo in itertools.product(*params)]
     for combo, value in zip(itertools.product(*params), read(key, params)):
         case, backend, *rest = (value_repr.strip("'") for value_repr in combo)
         given_precision, given_dtype = modes_of(rest)
