@@ -44,13 +44,14 @@ def timed_life(row, backend_name, precision, metric, send):
         send(("error", str(error)))
         return
     send(("checks", time.perf_counter()))
-    backend.to_numpy(backend.run(lambda x: x + 1, (backend.array(np.ones(1, np.float32)),)))
-    send(("device", time.perf_counter()))
-    if backend.device != "cpu":
-        measured_precision(backend_name, precision)  # cached: `setup`'s own check finds it done
-    send(("precision", time.perf_counter()))
-    bench.prepare(label, backend)  # cached: `setup` reuses these inputs
-    send(("inputs", time.perf_counter()))
+    with backend.session(precision):  # as in `setup`: MLX's device chosen, torch's modes set
+        backend.to_numpy(backend.run(lambda x: x + 1, (backend.array(np.ones(1, np.float32)),)))
+        send(("device", time.perf_counter()))
+        if backend.device != "cpu":
+            measured_precision(backend_name, precision)  # cached: `setup`'s own check finds it done
+        send(("precision", time.perf_counter()))
+        bench.prepare(label, backend)  # cached: `setup` reuses these inputs
+        send(("inputs", time.perf_counter()))
     params = (label, backend_name, precision) if family.uses_matrix_units else (label, backend_name)
     bench.setup(*params)
     send(("warm-up", time.perf_counter()))
