@@ -249,7 +249,8 @@ def test_main_job_of_the_floor_alone_keeps_its_figures_and_makes_no_table(tmp_pa
     run = bench("--machine", "box", "--quick", "--bench", "Floor", backends="cpu", home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "note: the selection ran no row of the tables (the floor heads them)" in run.stdout
-    assert re.search(r"^time: CPU pass \(cpu\): 1 asv run, \d+ s$", run.stdout, re.M), "one module: one run"
+    assert re.search(r"^time: CPU pass \(cpu\): 1 asv run, \d+ s, 1 figure, [\d.]+ s a figure$", run.stdout, re.M), \
+        "one module: one run; one figure new"
     result, = asv_results.iter_results_for_machine(str(project / "results"), "box")
     assert by_backend(result, "bench_floor.Floor.time_latency", "dim=1")["cpu"] > 0
     assert not list((project / "results" / "box").glob("*.md"))
@@ -414,7 +415,8 @@ def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
         "the limit held while the GPU passes ran"
     logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
     assert logs == [f"{importlib.metadata.version('mlx')}-gpu-round{n}.log" for n in (1, 2, 3)], "a pass: one asv run"
-    passes = re.findall(r"^time: GPU pass (\d) \(cpu\): 1 asv run, (\d+) s$", run.stdout, re.M)
+    passes = re.findall(r"^time: GPU pass (\d) \(cpu\): 1 asv run, (\d+) s, 1 figure, [\d.]+ s a figure$", run.stdout,
+                        re.M)
     total, = re.findall(r"^time: all passes, (\d+) s$", run.stdout, re.M)
     assert [number for number, _ in passes] == ["1", "2", "3"] and int(total) >= max(int(s) for _, s in passes)
     result, = asv_results.iter_results_for_machine(str(project / "results"), "box")

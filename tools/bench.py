@@ -356,9 +356,9 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     selected_anything = False
     benchmarks = discovered_benchmarks()
-    timings = []  # (pass, asv runs, seconds): what a run cost, for the notes of a long one
+    timings = []  # (pass, asv runs, seconds, figures new): what a run cost, for the notes of a long one
     for group in backend_groups(runnable, asv_run_args.quick, args.gpu_rounds):
-        began, started = time.perf_counter(), 0
+        began, started, timed = time.perf_counter(), 0, 0
         tf32 = [name for name in group.backends if BACKENDS[name].has_tf32()]
         combinations = runnable_combinations(group.backends, tf32, selected_precisions(), selected_dtypes())
         with cpu_wakeup.held(args.cpu_latency_us if group.suffix else None):  # the GPU passes only
@@ -380,18 +380,19 @@ def main(argv=None):
                 selected_anything = True
                 partial(log).replace(log)
                 record_versions(args.machine, commit, versions)
-                figure_dates.record(RESULTS, args.machine, before, day)
+                timed += figure_dates.record(RESULTS, args.machine, before, day)
         if started:
-            timings.append((group, started, time.perf_counter() - began))
+            timings.append((group, started, time.perf_counter() - began, timed))
     if not selected_anything:
         if new_machine and not any(machine_dir.iterdir()):
             machine_dir.rmdir()  # a refused run leaves no folder behind
         sys.exit(no_selection_error(asv_args))
 
-    for group, started, seconds in timings:
+    for group, started, seconds, timed in timings:  # a figure is a process: where the time of a long run goes
+        each = f", {timed} figure{'s' * (timed != 1)}, {seconds / timed:.2f} s a figure" if timed else ""
         print(f"time: {group.name} ({', '.join(group.backends)}): {started} asv run{'s' * (started > 1)}, "
-              f"{seconds:.0f} s")
-    print(f"time: all passes, {sum(seconds for *_, seconds in timings):.0f} s")
+              f"{seconds:.0f} s{each}")
+    print(f"time: all passes, {sum(seconds for _, _, seconds, _ in timings):.0f} s")
     if args.cpu_latency_us is not None and any(group.suffix for group, *_ in timings):
         print(f"note: {cpu_wakeup.described(args.cpu_latency_us)} during the GPU passes")
     if gpu_pinning and any(group.suffix for group, *_ in timings):
