@@ -42,13 +42,18 @@ def parameters(combination):
     return ", ".join(combination)
 
 
+def put(dates, commit, name, params, day):
+    """Set one figure's day in a {commit: {benchmark: {parameters: day}}}."""
+    dates.setdefault(commit, {}).setdefault(name, {})[params] = day
+
+
 def figures(results_dir, machine):
     """{(commit, benchmark, parameters): its value and statistics} of every figure of the machine's result
     files that a run left: measured, or failed (None); not the skipped and never run (NaN)."""
     if not Path(results_dir, machine).is_dir():
         return {}
-    return {key: figure for result in iter_results_for_machine(str(results_dir), machine)
-            for key, figure in _result_figures(result)}
+    return dict(item for result in iter_results_for_machine(str(results_dir), machine)
+                for item in _result_figures(result))
 
 
 def _result_figures(result):
@@ -74,8 +79,7 @@ def read(results_dir, machine):
         if len(fields) != 4 or not DAY.fullmatch(fields[3]):
             raise DatesError(f"{path}:{number}: expected 'COMMIT<tab>BENCHMARK<tab>PARAMETERS<tab>YYYY-MM-DD', got "
                              f"{line!r}; restore it (git checkout) or delete it: its figures then show no day")
-        commit, name, params, day = fields
-        dates.setdefault(commit, {}).setdefault(name, {})[params] = day
+        put(dates, *fields)
     return dates
 
 
@@ -94,7 +98,7 @@ def record(results_dir, machine, before, day):
     if changed:
         dates = read(results_dir, machine)
         for commit, name, params in changed:
-            dates.setdefault(commit, {}).setdefault(name, {})[params] = day
+            put(dates, commit, name, params, day)
         write(results_dir, machine, dates)
     return len(changed)
 
@@ -142,13 +146,12 @@ def from_history(results_dir, machine):
             if not remaining:
                 break
         for (commit, name, params), day in since.items():
-            days.setdefault(commit, {}).setdefault(name, {})[params] = day
+            put(days, commit, name, params, day)
     return days
 
 
 def _figures_of(path):
-    result = Results.load(str(path))
-    return {key: figure for key, figure in _result_figures(result)}
+    return dict(_result_figures(Results.load(str(path))))
 
 
 def _git(folder, *args, binary=False):
@@ -175,7 +178,7 @@ def main(argv=None):
             for name, days in names.items():
                 for params, day in days.items():
                     if day_of(dates, commit, name, params) is None:
-                        dates.setdefault(commit, {}).setdefault(name, {})[params] = day
+                        put(dates, commit, name, params, day)
                         added += 1
         write(args.results, args.machine, dates)
     except DatesError as error:

@@ -124,7 +124,7 @@ def main(argv=None):
             if not (Path(folder) / args.machine).is_dir():
                 raise MergeError(f"{folder} has no results of machine {args.machine!r}: name a folder with a {args.machine}/ in it")
         targets = {(r.commit_hash, r.env_name): r for r in iter_results_for_machine(args.into, args.machine)}
-        changed, report, dated = [], [], {}
+        changed, report = [], []
         dates_from = figure_dates.read(args.source, args.machine)
         dates = figure_dates.read(args.into, args.machine)
         for source in iter_results_for_machine(args.source, args.machine):
@@ -138,9 +138,9 @@ def main(argv=None):
                 report += [f"{len(copied_params):4d}  {name}" for name, copied_params in copied.items()]
                 for name, copied_params in copied.items():  # the run's own day, else asv's start of the benchmark
                     for params in copied_params:
-                        dated.setdefault(source.commit_hash, {}).setdefault(name, {})[params] = (
-                            figure_dates.day_of(dates_from, source.commit_hash, name, params)
-                            or figure_dates.started_day(source, name))
+                        figure_dates.put(dates, source.commit_hash, name, params,
+                                         figure_dates.day_of(dates_from, source.commit_hash, name, params)
+                                         or figure_dates.started_day(source, name))
         if not changed:
             raise MergeError("the selection copies no figure: check --backends, --dtypes and --bench against the run")
     except (MergeError, figure_dates.DatesError) as error:
@@ -150,9 +150,6 @@ def main(argv=None):
             target.save(scratch)
             written, = Path(scratch, args.machine).glob("*.json")
             os.replace(written, Path(args.into, args.machine, written.name))
-    for commit, names in dated.items():
-        for name, days in names.items():
-            dates.setdefault(commit, {}).setdefault(name, {}).update(days)
     try:
         figure_dates.write(args.into, args.machine, dates)
     except TableError as error:

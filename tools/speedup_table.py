@@ -384,10 +384,11 @@ def days_note(rows, columns):
     words += f" ({unknown} figures of no recorded day)" if unknown else ""
     if len(known) == 1:
         return words, ""
-    columns_days = "; ".join(f"{backend} " + ", ".join(f"{day or 'no recorded day'} ({count})" if len(counts) > 1
-                                                       else f"{day or 'no recorded day'}"
-                                                       for day, count in sorted(counts.items(), key=str))
-                             for backend, counts in per_column.items() if counts)
+    def days_of(counts):  # a column's days, each with its count where it has several
+        named = sorted((day or "no recorded day", count) for day, count in counts.items())
+        return ", ".join(day if len(named) == 1 else f"{day} ({count})" for day, count in named)
+
+    columns_days = "; ".join(f"{backend} {days_of(counts)}" for backend, counts in per_column.items() if counts)
     return words, f"Measured (UTC days): {columns_days}"
 
 
