@@ -12,6 +12,9 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.bench_convolution import Conv1d, Conv2d
 from benchmarks.bench_linalg import Linear
+from benchmarks import common
+from benchmarks.bench_activations import Softmax
+from benchmarks.bench_floor import Floor
 from benchmarks.common import BACKENDS, Case, backend_inputs, host_inputs, op_families, usable_backend
 from conftest import ROOT
 
@@ -106,6 +109,24 @@ def test_mlx_cannot_switch_precision_inside_a_process():
         "except RuntimeError as e:\n    print(e)\n"
     )
     assert "MLX started this process in strict precision and cannot switch to tf32" in run.stdout, run.stderr
+
+
+def test_only_a_family_that_multiplies_matrices_checks_its_backends_multiply(monkeypatch):
+    # The check's matmul would start cuBLAS in every GPU process, for ops that never multiply.
+    checked = []
+
+    def recording_check(name, precision="strict"):
+        checked.append(name)
+        return usable_backend(name, precision)
+
+    monkeypatch.setattr(common, "verified_backend", recording_check)
+    for family, params in ((Floor, ("dim=1", "cpu")), (Softmax, ("dim=2x3 axi=-1", "cpu")),
+                           (Linear, (Linear.cases[0], "cpu", "strict"))):
+        bench = family()
+        bench.setup(*params)
+        bench.teardown(*params)
+        assert checked == (["cpu"] if family.uses_matrix_units else []), family.__name__
+        checked.clear()
 
 
 @pytest.mark.parametrize("backend", ["mlx_gpu", "cuda"])

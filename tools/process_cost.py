@@ -8,11 +8,12 @@ life timed one by one, as asv and the suite take them.
 Steps, in milliseconds: `fork` (until the new process runs), `checks` (the backend's selections and
 availability; MLX's precision fixed), `device` (a one-element call: the framework's first touch of
 the device), `precision` (the suite's check of how the backend multiplies float32: a GPU's first
-matmul), `inputs` (the case's inputs drawn and copied), `warm-up` (the suite's, `setup`'s first
-call), `asv warm-up` (asv's own, `warmup_time`), `samples` (asv's: `setup` before each call, up to
-`repeat`'s count or seconds; none where asv keeps its warm-up's call as the sample), `teardown` and
-`exit` (until the process is gone: the framework's device state torn down). On the H100 (2026-12-06)
-asv took 0.8 s a GPU process, of which its samples were 0.05 s: this says where the rest goes.
+matmul, in the families that multiply matrices), `inputs` (the case's inputs drawn and copied),
+`warm-up` (the suite's, `setup`'s first call), `asv warm-up` (asv's own, `warmup_time`), `samples`
+(asv's: `setup` before each call, up to `repeat`'s count or seconds; none where asv keeps its
+warm-up's call as the sample), `teardown` and `exit` (until the process is gone: the framework's
+device state torn down). On the H100 (2026-12-06) asv took 0.8 s a GPU process, of which its samples
+were 0.05 s: this says where the rest goes.
 """
 
 import argparse
@@ -47,7 +48,7 @@ def timed_life(row, backend_name, precision, metric, send):
     with backend.session(precision):  # as in `setup`: MLX's device chosen, torch's modes set
         backend.to_numpy(backend.run(lambda x: x + 1, (backend.array(np.ones(1, np.float32)),)))
         send(("device", time.perf_counter()))
-        if backend.device != "cpu":
+        if backend.device != "cpu" and family.uses_matrix_units:  # as `setup`: only these are checked
             measured_precision(backend_name, precision)  # cached: `setup`'s own check finds it done
         send(("precision", time.perf_counter()))
         bench.prepare(label, backend)  # cached: `setup` reuses these inputs
