@@ -15,6 +15,27 @@ cost() {  # the rest: tools.process_cost arguments
   echo "## $*"
   timeout 300 python3 -m tools.process_cost "$@" --processes 5
 }
+# I: what the CPU pass's processes and asv starts pay for the GPU being there. `import mlx.core` makes
+# a CUDA context (backends.py), so every mlx_cpu process of the CPU pass may pay for one; with
+# CUDA_VISIBLE_DEVICES= the CPU pass could skip it, if MLX's CUDA build runs its CPU device then.
+mark "start I: imports, CPU-backend processes and asv starts, GPU visible and hidden"
+python3 -m asv machine --yes --machine $M > /dev/null 2>&1
+for gpu in visible hidden; do
+  if [ $gpu = hidden ]; then export CUDA_VISIBLE_DEVICES=; fi
+  echo "## GPU $gpu"
+  for i in 1 2 3; do
+    python3 -c "import time; t=time.perf_counter(); import torch; print('torch import s', round(time.perf_counter()-t, 3))"
+    python3 -c "import time; t=time.perf_counter(); import mlx.core as mx; a=time.perf_counter(); mx.set_default_device(mx.cpu)
+mx.eval(mx.ones(3) + 1); print('mlx import s', round(a-t, 3), 'first cpu call s', round(time.perf_counter()-a, 3))"
+    TIMEFORMAT="asv start (a dry run of the cpu floor) %R s"
+    time (MLXBENCH_BACKENDS=cpu python3 -m asv run --python=same --machine $M \
+      --bench '^bench_floor\.Floor\.time_latency\(' --quick --dry-run > /dev/null 2>&1)
+  done
+  cost "Floor / dim=1" "Softmax / dim=64x1000000 axi=-1" --backend mlx_cpu
+  cost "Floor / dim=1" --backend cpu
+  unset CUDA_VISIBLE_DEVICES
+done > $L/imports.txt 2>&1
+mark "end I: $(grep -c '^| median' $L/imports.txt) rows"
 mark "start C: tools.process_cost"
 { for backend in mlx_gpu cuda mlx_gpu_compile; do
     for metric in latency throughput; do cost "Floor / dim=1" --backend $backend --metric $metric; done
