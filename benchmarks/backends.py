@@ -5,7 +5,8 @@ backends, precision modes and dtypes are read (and checked) here, at import.
 MLX is imported on first use, never at module level: `import mlx.core` creates a CUDA context,
 and a GPU touched at import breaks asv's forkserver (its cases are forked from the process that
 imported the suite). torch is imported with the suite: its import touches no GPU (CUDA starts at
-first use), takes seconds, and asv's forkserver then pays it once instead of once per case.
+first use), takes seconds, and asv's forkserver then pays it once instead of once per case. asv's
+discovery, which only lists the benchmarks, skips it.
 """
 
 import abc
@@ -14,6 +15,7 @@ import ctypes
 import functools
 import importlib
 import os
+import sys
 
 import numpy as np
 
@@ -36,8 +38,11 @@ nn = _LazyModule("mlx.nn")
 torch = _LazyModule("torch")
 F = _LazyModule("torch.nn.functional")
 
-with contextlib.suppress(ImportError):  # without torch the torch backends say why they cannot run
-    importlib.import_module("torch.nn.functional")
+# Not in asv's discovery (`benchmark.py discover ...`, and `tools.bench`'s own): it only lists the
+# benchmarks, runs none, and would pay the import's seconds in every asv run's start.
+if sys.argv[1:2] != ["discover"]:
+    with contextlib.suppress(ImportError):  # without torch the torch backends say why they cannot run
+        importlib.import_module("torch.nn.functional")
 
 
 def mlx_compiled(fn):
@@ -516,11 +521,20 @@ def usable_backend(name, precision="strict"):
     return backend
 
 
+class _StrictWithoutMatmul(str):
+    """"strict", for an op that multiplies no matrices: the backend's mode of multiplying float32 does
+    not touch it, so `verified_backend` leaves it unmeasured (the check's matmul would start cuBLAS in
+    every GPU process of such a family). The families' `modes` hand it out; to all else it is "strict"."""
+
+
+STRICT_WITHOUT_MATMUL = _StrictWithoutMatmul("strict")
+
+
 def verified_backend(name, precision="strict"):
     """`usable_backend`, after checking that a GPU backend multiplies as its mode says: CUDA's TF32, and
     MLX's reduced-precision float32 on Apple GPUs with neural accelerators, are on unless turned off."""
     backend = usable_backend(name, precision)
-    if backend.device != "cpu":
+    if backend.device != "cpu" and precision is not STRICT_WITHOUT_MATMUL:
         measured = measured_precision(name, precision)
         if measured != precision:
             raise RuntimeError(f"{name} was asked for {precision} precision but multiplies in {measured}")

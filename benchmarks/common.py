@@ -25,9 +25,9 @@ import numpy as np
 
 from .backends import (  # noqa: F401 (mx, nn, torch, F, mlx_compiled and the names tools read: passed on)
     BACK_TO_BACK, BACKEND_NAMES, BACKENDS, BACKENDS_VARIABLE, DTYPES, EPSILON, GPU_BACKENDS, PRECISIONS,
-    PRECISIONS_VARIABLE, F, MLXCompiledBackend, fix_mlx_precision, measured_precision, mlx_compiled, mx, nn,
-    rounded_to, selected_backends, selected_dtypes, selected_precisions, torch, usable_backend, verified_backend,
-    WITHOUT_TF32)
+    PRECISIONS_VARIABLE, STRICT_WITHOUT_MATMUL, F, MLXCompiledBackend, fix_mlx_precision, measured_precision,
+    mlx_compiled, mx, nn, rounded_to, selected_backends, selected_dtypes, selected_precisions, torch, usable_backend,
+    verified_backend, WITHOUT_TF32)
 
 _LABEL_TOKEN = re.compile(r"^(dim|axi)=(-?\d+(?:x\d+)*)$")
 
@@ -257,9 +257,10 @@ class OpBenchmark(abc.ABC):
     @classmethod
     def modes(cls, *values):
         """(precision, dtype) from the parameters after case and backend; a family without one of
-        them has its default, strict or float32."""
+        them has its default: float32, and strict (`STRICT_WITHOUT_MATMUL`: its op multiplies no
+        matrices, so `verified_backend` need not measure how the backend multiplies)."""
         named = dict(zip(cls.param_names[2:], values))
-        return named.get("precision", "strict"), named.get("dtype", "float32")
+        return named.get("precision", STRICT_WITHOUT_MATMUL), named.get("dtype", "float32")
 
     @classmethod
     def tolerance_for(cls, precision="strict", dtype="float32"):
@@ -352,9 +353,7 @@ class OpBenchmark(abc.ABC):
 
     def setup(self, case, backend, *modes):
         precision, dtype = self.modes(*modes)
-        # Only a family that multiplies matrices has its backend's float32 multiply checked: the check's
-        # matmul starts cuBLAS (or MLX's matmul path), a cost no other family's op would pay.
-        self.backend = (verified_backend if self.uses_matrix_units else usable_backend)(backend, precision)
+        self.backend = verified_backend(backend, precision)
         self._session = contextlib.ExitStack()
         self._session.enter_context(self.backend.session(precision))
         with self.lacking_dtype_skips(case, self.backend, dtype):

@@ -79,6 +79,20 @@ def test_asv_check_finds_no_problem(tmp_path):
     assert "No problems found" in run.stdout
 
 
+def test_the_suite_keeps_the_asv_versions_its_committed_results_were_measured_under():
+    # asv versions a benchmark by the text of its `time_` method and `setup`: a change there, a comment
+    # too, makes asv's site, `asv compare` and merges drop every committed figure of that benchmark.
+    from tools.bench import discovered_benchmarks
+    listed = {bench["name"]: bench["version"] for bench in discovered_benchmarks()}
+    committed = [path for path in (ROOT / "results").glob("*/*.json") if path.name != "machine.json"]
+    assert committed, "the committed results are there to check against"
+    for path in committed:
+        result = asv_results.Results.load(str(path))
+        changed = sorted(name for name, version in result.benchmark_version.items() if listed.get(name) != version)
+        assert not changed, (f"{path.relative_to(ROOT)}: {changed[:3]} changed their asv version; keep the text of "
+                             "`setup` and the `time_` methods (change what they call), or re-measure those figures")
+
+
 def test_quick_run_times_present_backends_skips_missing_ones_and_asv_reads_it_back(tmp_path):
     run, result, commit = quick_run(tmp_path, r"^bench_reductions\.Argmax\.", backends="")
     name = "bench_reductions.Argmax.time_latency"

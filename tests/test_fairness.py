@@ -12,7 +12,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.bench_convolution import Conv1d, Conv2d
 from benchmarks.bench_linalg import Linear
-from benchmarks import common
+from benchmarks import backends
 from benchmarks.bench_activations import Softmax
 from benchmarks.bench_floor import Floor
 from benchmarks.common import BACKENDS, Case, backend_inputs, host_inputs, op_families, usable_backend
@@ -111,22 +111,29 @@ def test_mlx_cannot_switch_precision_inside_a_process():
     assert "MLX started this process in strict precision and cannot switch to tf32" in run.stdout, run.stderr
 
 
+class _StandInGPU:
+    framework, device = "torch", "cuda"
+
+    def unavailable_reason(self):
+        return None
+
+    def has_tf32(self):
+        return True
+
+
 def test_only_a_family_that_multiplies_matrices_checks_its_backends_multiply(monkeypatch):
-    # The check's matmul would start cuBLAS in every GPU process, for ops that never multiply.
-    checked = []
-
-    def recording_check(name, precision="strict"):
-        checked.append(name)
-        return usable_backend(name, precision)
-
-    monkeypatch.setattr(common, "verified_backend", recording_check)
-    for family, params in ((Floor, ("dim=1", "cpu")), (Softmax, ("dim=2x3 axi=-1", "cpu")),
-                           (Linear, (Linear.cases[0], "cpu", "strict"))):
-        bench = family()
-        bench.setup(*params)
-        bench.teardown(*params)
-        assert checked == (["cpu"] if family.uses_matrix_units else []), family.__name__
-        checked.clear()
+    # The check's matmul would start cuBLAS in every GPU process, for ops that never multiply. What
+    # `setup` hands `verified_backend` is the family's `modes` (setup's own text is part of asv's
+    # version of every result: it stays as it was).
+    measured = []
+    monkeypatch.setitem(backends.BACKENDS, "cuda", _StandInGPU())
+    monkeypatch.setattr(backends, "measured_precision", lambda name, mode: measured.append(mode) or mode)
+    for family, modes in ((Floor, ()), (Softmax, ("float32",)), (Linear, ("strict",)), (Linear, ("tf32",))):
+        precision, _ = family.modes(*modes)
+        assert precision == (modes[0] if family.uses_matrix_units else "strict")
+        backends.verified_backend("cuda", precision)
+        assert measured == ([precision] if family.uses_matrix_units else []), family.__name__
+        measured.clear()
 
 
 @pytest.mark.parametrize("backend", ["mlx_gpu", "cuda"])
@@ -166,6 +173,14 @@ def test_importing_the_suite_touches_no_gpu():
     )
     assert run.returncode == 0 and run.stdout.strip() == "mlx imported: False | cuda started: False", (
         run.stdout + run.stderr)
+
+
+@pytest.mark.parametrize("command, imports_torch", [("run_server", True), ("discover", False)])
+def test_asvs_forkserver_imports_torch_with_the_suite_and_its_discovery_does_not(command, imports_torch):
+    # Its forked cases then find torch imported; the discovery, which runs nothing, saves the seconds.
+    run = run_python(f"import sys\nsys.argv[1:] = [{command!r}, 'benchmarks']\n"
+                     "from benchmarks.common import op_families\nop_families()\nprint('torch' in sys.modules)")
+    assert run.returncode == 0 and run.stdout.strip() == str(imports_torch), run.stdout + run.stderr
 
 
 # One process of a case on torch's cpu: page faults a call over 50 calls after the suite's warm-up.

@@ -154,11 +154,12 @@ def discovered_benchmarks():
     imported here, the modules would define every family a second time), or None if it fails (asv's
     run then says why)."""
     code = ("import sys\nfrom asv_runner.discovery import list_benchmarks\n"
-            "with open(sys.argv[2], 'w') as listing:\n    list_benchmarks(sys.argv[1], listing)")
+            "with open(sys.argv[3], 'w') as listing:\n    list_benchmarks(sys.argv[2], listing)")
     with tempfile.TemporaryDirectory() as folder:
         listing = Path(folder) / "benchmarks.json"
-        found = subprocess.run([sys.executable, "-c", code, str(ROOT / "benchmarks"), str(listing)], cwd=ROOT,
-                               capture_output=True, text=True)
+        # "discover" as asv's own discovery says it: the suite then skips importing torch (backends.py)
+        found = subprocess.run([sys.executable, "-c", code, "discover", str(ROOT / "benchmarks"), str(listing)],
+                               cwd=ROOT, capture_output=True, text=True)
         if found.returncode != 0 or not listing.is_file():
             return None
         return json.loads(listing.read_text())
