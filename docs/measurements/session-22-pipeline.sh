@@ -47,7 +47,12 @@ mark "start C: tools.process_cost"
 mark "end C: $(grep -c '^| median' $L/process-cost.txt) rows"
 rm -rf /tmp/mb-old && cp -a /tmp/mb /tmp/mb-old && cd /tmp/mb-old
 if git checkout -q 68171ff -- benchmarks tools; then
-  { for backend in mlx_gpu cuda; do cost "Floor / dim=1" --backend $backend; done; } > $L/process-cost-old.txt 2>&1
+  { for backend in mlx_gpu cuda; do cost "Floor / dim=1" --backend $backend; done
+    for i in 1 2 3; do  # before session 22 asv's discovery imported torch too
+      TIMEFORMAT="asv start (a dry run of the cpu floor), harness 68171ff %R s"
+      time (MLXBENCH_BACKENDS=cpu python3 -m asv run --python=same --machine $M \
+        --bench '^bench_floor\.Floor\.time_latency\(' --quick --dry-run > /dev/null 2>&1)
+    done; } > $L/process-cost-old.txt 2>&1
   mark "end C-old: $(grep -c '^| median' $L/process-cost-old.txt) rows (the floor with the precision check)"
 else mark "C-old skipped: no commit 68171ff in the copy"; fi
 cd /tmp/mb
