@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. Ready after session 22
+# (2026-12-06) for a lease of an H100 (about 22 device minutes after the installs).
+# Why: issue 5's full suite is the reference table's 61 cases, float32, on mlx_gpu, mlx_cpu, cpu and
+# cuda, in at most 15 minutes, and two runs back to back agree. No lease has timed that run whole:
+# its halves were timed apart (CPU pass 519 s, 2026-12-06; GPU latency half 529 s with both
+# precision modes on h100-2026-12-06g, of which about 120 s were tf32's processes). R: that run, one
+# command, strict only (the reference table's precision; tf32 is this suite's extra dimension). S:
+# its GPU half again right after, for the back-to-back comparison with R's GPU figures.
+# Both start from no results of this machine, so the comparison holds only what each run measured.
+# SELECT narrows the runs for a dry run here (default: the latency benchmarks, as the README's line).
+source docs/measurements/pipeline-start.sh
+
+rm -rf /tmp/mb/results/$M
+export MLXBENCH_PRECISIONS=strict
+bench_run R 1500 mlx_gpu,mlx_cpu,cpu,cuda reference --bench "${SELECT:-time_latency}"
+mark "passes R: $(grep '^time:' $L/reference-R.log | tr '\n' ';')"
+bench_run S 700 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
+mark "passes S: $(grep '^time:' $L/latency-S.log | tr '\n' ';')"
+cd /tmp/mb && python3 -m tools.stability $L/results-R $L/results-S --machine $M --backends mlx_gpu,cuda \
+  --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
+mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
+mark "all done"
