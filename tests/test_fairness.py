@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.bench_convolution import Conv1d, Conv2d
-from benchmarks.bench_linalg import Linear
 from benchmarks import backends
 from benchmarks.bench_activations import Softmax
+from benchmarks.bench_convolution import Conv1d, Conv2d
 from benchmarks.bench_floor import Floor
+from benchmarks.bench_linalg import Linear
 from benchmarks.common import BACKENDS, Case, backend_inputs, host_inputs, op_families, usable_backend
 from conftest import ROOT
 
