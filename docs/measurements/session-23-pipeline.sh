@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. Ready after session 22
-# (2026-12-06) for a lease of an H100 (about 22 device minutes after the installs).
+# (2026-12-06) for a lease of an H100 (about 23 device minutes after the installs).
 # Why: issue 5's full suite is the reference table's 61 cases, float32, on mlx_gpu, mlx_cpu, cpu and
 # cuda, in at most 15 minutes, and two runs back to back agree. No lease has timed that run whole:
 # its halves were timed apart (CPU pass 519 s, 2026-12-06; GPU latency half 529 s with both
@@ -9,8 +9,14 @@
 # its GPU half again right after, for the back-to-back comparison with R's GPU figures.
 # Both start from no results of this machine, so the comparison holds only what each run measured.
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks, as the README's line).
+# M first (about a minute): docs/measurements/mlx-preload-probe.py, whether asv's forkserver could
+# load MLX's libraries before forking without touching the GPU, and what each MLX process would save.
 source docs/measurements/pipeline-start.sh
 
+mark "start M: MLX's libraries loaded before the fork"
+for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
+  > $L/mlx-preload.txt 2>&1
+mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
 rm -rf /tmp/mb/results/$M
 export MLXBENCH_PRECISIONS=strict
 bench_run R 1500 mlx_gpu,mlx_cpu,cpu,cuda reference --bench "${SELECT:-time_latency}"
