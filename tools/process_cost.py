@@ -24,7 +24,7 @@ import time
 import numpy as np
 from tabulate import tabulate
 
-from benchmarks.common import BACKEND_NAMES, GPU_BACKENDS, PRECISIONS, measured_precision, usable_backend
+from benchmarks.common import BACKEND_NAMES, GPU_BACKENDS, PRECISIONS, usable_backend, verified_backend
 from tools.forked import forked
 from tools.options import above_zero
 from tools.speedup_table import TableError, find_row
@@ -38,7 +38,8 @@ def timed_life(row, backend_name, precision, metric, send):
     send(("fork", time.perf_counter()))
     family, label = find_row(row)
     bench = family()
-    precision = precision if family.uses_matrix_units else "strict"  # a family without matmuls has no other
+    params = (label, backend_name, precision) if family.uses_matrix_units else (label, backend_name)
+    precision, _ = family.modes(*params[2:])  # as `setup` has it: what `verified_backend` then checks
     try:
         backend = usable_backend(backend_name, precision)
     except NotImplementedError as error:
@@ -48,12 +49,10 @@ def timed_life(row, backend_name, precision, metric, send):
     with backend.session(precision):  # as in `setup`: MLX's device chosen, torch's modes set
         backend.to_numpy(backend.run(lambda x: x + 1, (backend.array(np.ones(1, np.float32)),)))
         send(("device", time.perf_counter()))
-        if backend.device != "cpu" and family.uses_matrix_units:  # as `setup`: only these are checked
-            measured_precision(backend_name, precision)  # cached: `setup`'s own check finds it done
+        verified_backend(backend_name, precision)  # the check is cached: `setup`'s own finds it done
         send(("precision", time.perf_counter()))
         bench.prepare(label, backend)  # cached: `setup` reuses these inputs
         send(("inputs", time.perf_counter()))
-    params = (label, backend_name, precision) if family.uses_matrix_units else (label, backend_name)
     bench.setup(*params)
     send(("warm-up", time.perf_counter()))
     method = getattr(bench, f"time_{metric}")
