@@ -9,14 +9,11 @@
 # its GPU half again right after, for the back-to-back comparison with R's GPU figures.
 # Both start from no results of this machine, so the comparison holds only what each run measured.
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks, as the README's line).
-# M first (about a minute): docs/measurements/mlx-preload-probe.py, whether asv's forkserver could
-# load MLX's libraries before forking without touching the GPU, and what each MLX process would save.
+# M last (about a minute; R and S first, since refused starts cost session 23 three minutes of the
+# lease): docs/measurements/mlx-preload-probe.py, whether asv's forkserver could load MLX's libraries
+# before forking without touching the GPU, and what each MLX process would save.
 source docs/measurements/pipeline-start.sh
 
-mark "start M: MLX's libraries loaded before the fork"
-for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
-  > $L/mlx-preload.txt 2>&1
-mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
 rm -rf /tmp/mb/results/$M
 export MLXBENCH_PRECISIONS=strict
 bench_run R 1500 mlx_gpu,mlx_cpu,cpu,cuda reference --bench "${SELECT:-time_latency}"
@@ -26,4 +23,9 @@ mark "passes S: $(grep '^time:' $L/latency-S.log | tr '\n' ';')"
 cd /tmp/mb && python3 -m tools.stability $L/results-R $L/results-S --machine $M --backends mlx_gpu,cuda \
   --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
 mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
+cd /tmp/mb
+mark "start M: MLX's libraries loaded before the fork"
+for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
+  > $L/mlx-preload.txt 2>&1
+mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
 mark "all done"
