@@ -2,23 +2,27 @@
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. For a lease too short for
 # session-23-pipeline.sh (session 23: refused starts left 989 s, about 790 after the installs): the
 # issue's GPU half, strict only (`MLXBENCH_PRECISIONS=strict`, float32 latency on mlx_gpu and cuda),
-# twice back to back, each from no results of this machine, then tools.stability between them; the
-# MLX preload probe last. With a CPU pass timed on the same kind of host (519 s, 2026-12-06) it gives
-# the full run's time by its parts, and the back-to-back comparison under the current harness.
+# twice, each from no results of this machine, then tools.stability between them; the MLX preload
+# probe between the two (a minute: the lease may cut S2, not it). With a CPU pass timed on the same
+# kind of host (519 s, 2026-12-06) it gives the full run's time by its parts, and the back-to-back
+# comparison under the current harness.
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks).
 source docs/measurements/pipeline-start.sh
 
 rm -rf /tmp/mb/results/$M
 export MLXBENCH_PRECISIONS=strict
-for run in S1 S2; do
-  bench_run $run 600 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
-  mark "passes $run: $(grep '^time:' $L/latency-$run.log | tr '\n' ';')"
-done
-cd /tmp/mb && python3 -m tools.stability $L/results-S1 $L/results-S2 --machine $M --backends mlx_gpu,cuda \
-  --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
-mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
+half() {
+  bench_run $1 600 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
+  mark "passes $1: $(grep '^time:' $L/latency-$1.log | tr '\n' ';')"
+  cd /tmp/mb
+}
+half S1
 mark "start M: MLX's libraries loaded before the fork"
 for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
   > $L/mlx-preload.txt 2>&1
 mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
+half S2
+cd /tmp/mb && python3 -m tools.stability $L/results-S1 $L/results-S2 --machine $M --backends mlx_gpu,cuda \
+  --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
+mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
 mark "all done"
