@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. For a lease too short for
-# session-23-pipeline.sh (session 23: refused starts left 989 s, about 790 after the installs): the
+# session-23-pipeline.sh (session 23: refused starts left 614 s, about 410 after the installs): the
 # issue's GPU half, strict only (`MLXBENCH_PRECISIONS=strict`, float32 latency on mlx_gpu and cuda),
 # twice, each from no results of this machine, then tools.stability between them; the MLX preload
-# probe between the two (a minute: the lease may cut S2, not it). With a CPU pass timed on the same
+# probe first (a minute, whole even where the lease cuts a half). With a CPU pass timed on the same
 # kind of host (519 s, 2026-12-06) it gives the full run's time by its parts, and the back-to-back
 # comparison under the current harness.
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks).
@@ -16,11 +16,11 @@ half() {
   mark "passes $1: $(grep '^time:' $L/latency-$1.log | tr '\n' ';')"
   cd /tmp/mb
 }
-half S1
 mark "start M: MLX's libraries loaded before the fork"
 for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
   > $L/mlx-preload.txt 2>&1
 mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
+half S1
 half S2
 cd /tmp/mb && python3 -m tools.stability $L/results-S1 $L/results-S2 --machine $M --backends mlx_gpu,cuda \
   --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
