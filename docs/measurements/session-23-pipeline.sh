@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. Ready after session 22
-# (2026-12-06) for a lease of an H100 (about 23 device minutes after the installs).
+# (2026-12-06) for a lease of an H100 (about 23 device minutes after the installs, which take about
+# 200 s: with less than about 1600 s of the budget left, stage session-23-halves.sh instead).
 # Why: issue 5's full suite is the reference table's 61 cases, float32, on mlx_gpu, mlx_cpu, cpu and
 # cuda, in at most 15 minutes, and two runs back to back agree. No lease has timed that run whole:
 # its halves were timed apart (CPU pass 519 s, 2026-12-06; GPU latency half 529 s with both
