@@ -1,6 +1,7 @@
 # The start every lease pipeline shares, sourced from the tree's root (`source
 # docs/measurements/pipeline-start.sh`): a copy of the tree in /tmp/mb (the pipeline goes on there),
-# logs in $L=/tmp/logs, `mark` for the stage times, `bench_run` and `latency_half` (below),
+# logs in $L=/tmp/logs, `mark` for the stage times, `bench_run`, `latency_half`, `stability_pair`
+# and `preload_probe` (below),
 # `keeping NAME` (copies results/ of the current folder to $L/results-NAME every 30 s in the
 # background, whole or not at all; `kill $KEEP; keep NAME` for the last copy), $M the results'
 # machine name (a GPU neither H100 nor H200 ends the pipeline), the host in $L/machine and the GPU's
@@ -30,6 +31,20 @@ bench_run() {
 latency_half() {
   local run=$1 limit=$2; shift 2
   bench_run $run $limit mlx_gpu,cuda latency "$@" --bench time_latency
+}
+# `stability_pair A B`: tools.stability between runs A and B's float32 latency figures on mlx_gpu and
+# cuda ($L/stability-pair.txt). `preload_probe`: docs/measurements/mlx-preload-probe.py, each mode
+# ($L/mlx-preload.txt). Both from /tmp/mb.
+stability_pair() {
+  cd /tmp/mb && python3 -m tools.stability $L/results-$1 $L/results-$2 --machine $M --backends mlx_gpu,cuda \
+    --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
+  mark "stability $1 against $2: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
+}
+preload_probe() {
+  cd /tmp/mb && mark "start M: MLX's libraries loaded before the fork"
+  for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
+    > $L/mlx-preload.txt 2>&1
+  mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
 }
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac

@@ -14,15 +14,9 @@ export MLXBENCH_PRECISIONS=strict
 half() {
   bench_run $1 600 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
   mark "passes $1: $(grep '^time:' $L/latency-$1.log | tr '\n' ';')"
-  cd /tmp/mb
 }
-mark "start M: MLX's libraries loaded before the fork"
-for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
-  > $L/mlx-preload.txt 2>&1
-mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
+preload_probe
 half S1
 half S2
-cd /tmp/mb && python3 -m tools.stability $L/results-S1 $L/results-S2 --machine $M --backends mlx_gpu,cuda \
-  --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
-mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
+stability_pair S1 S2
 mark "all done"

@@ -21,12 +21,6 @@ bench_run R 1500 mlx_gpu,mlx_cpu,cpu,cuda reference --bench "${SELECT:-time_late
 mark "passes R: $(grep '^time:' $L/reference-R.log | tr '\n' ';')"
 bench_run S 700 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
 mark "passes S: $(grep '^time:' $L/latency-S.log | tr '\n' ';')"
-cd /tmp/mb && python3 -m tools.stability $L/results-R $L/results-S --machine $M --backends mlx_gpu,cuda \
-  --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
-mark "stability: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
-cd /tmp/mb
-mark "start M: MLX's libraries loaded before the fork"
-for mode in none libmlx core none; do timeout 120 python3 docs/measurements/mlx-preload-probe.py $mode; done \
-  > $L/mlx-preload.txt 2>&1
-mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
+stability_pair R S
+preload_probe
 mark "all done"
