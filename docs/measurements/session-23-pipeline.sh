@@ -23,4 +23,10 @@ bench_run S 700 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
 mark "passes S: $(grep '^time:' $L/latency-S.log | tr '\n' ';')"
 stability_pair R S
 preload_probe
+# P (about 30 s): tools.process_cost on both GPU backends, a family with matmuls and one without:
+# session 22's mend of it (0805d37) has run only on cpu.
+cd /tmp/mb && for b in cuda mlx_gpu; do
+  timeout 120 python3 -m tools.process_cost "MatMul / dim=1000x64x256 dim=256x32" "Floor / dim=1" --backend $b
+done > $L/process-cost.txt 2>&1
+mark "end P: $(grep -c '^| median' $L/process-cost.txt) of 4 tables"
 mark "all done"
