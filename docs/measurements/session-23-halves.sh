@@ -2,10 +2,10 @@
 # Detached on the device: a copy of the tree in /tmp/mb, logs in /tmp/logs. For a lease too short for
 # session-23-pipeline.sh (session 23: refused starts left 614 s, about 410 after the installs): the
 # issue's GPU half, strict only (`MLXBENCH_PRECISIONS=strict`, float32 latency on mlx_gpu and cuda),
-# twice, each from no results of this machine, then tools.stability between them; the MLX preload
-# probe first (a minute, whole even where the lease cuts a half). With a CPU pass timed on the same
-# kind of host (519 s, 2026-12-06) it gives the full run's time by its parts, and the back-to-back
-# comparison under the current harness.
+# twice, each from no results of this machine, then tools.stability between them. With a CPU pass
+# timed on the same kind of host (519 s, 2026-12-06) it gives the full run's time by its parts, and
+# the back-to-back comparison under the current harness. (The MLX preload probe it began with ran on
+# 2026-12-07: it saves at most 0.05 s a process, so it is left out.)
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks).
 source docs/measurements/pipeline-start.sh
 
@@ -15,7 +15,6 @@ half() {
   bench_run $1 600 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
   mark "passes $1: $(grep '^time:' $L/latency-$1.log | tr '\n' ';')"
 }
-preload_probe
 half S1
 half S2
 stability_pair S1 S2

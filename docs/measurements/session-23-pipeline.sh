@@ -10,9 +10,8 @@
 # its GPU half again right after, for the back-to-back comparison with R's GPU figures.
 # Both start from no results of this machine, so the comparison holds only what each run measured.
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks, as the README's line).
-# M last (about a minute; R and S first, since refused starts cost session 23 three minutes of the
-# lease): docs/measurements/mlx-preload-probe.py, whether asv's forkserver could load MLX's libraries
-# before forking without touching the GPU, and what each MLX process would save.
+# (The MLX preload probe it ended with ran on 2026-12-07: it saves at most 0.05 s a process, so it is
+# left out.)
 source docs/measurements/pipeline-start.sh
 
 rm -rf /tmp/mb/results/$M
@@ -22,9 +21,8 @@ mark "passes R: $(grep '^time:' $L/reference-R.log | tr '\n' ';')"
 bench_run S 700 mlx_gpu,cuda latency --bench "${SELECT:-time_latency}"
 mark "passes S: $(grep '^time:' $L/latency-S.log | tr '\n' ';')"
 stability_pair R S
-preload_probe
 # P (about 30 s): tools.process_cost on both GPU backends, a family with matmuls and one without:
-# session 22's mend of it (0805d37) has run only on cpu.
+# session 22's mend of it (0805d37), first run on the GPU on 2026-12-07, kept as a check.
 cd /tmp/mb && for b in cuda mlx_gpu; do
   timeout 120 python3 -m tools.process_cost "MatMul / dim=1000x64x256 dim=256x32" "Floor / dim=1" --backend $b
 done > $L/process-cost.txt 2>&1
