@@ -337,22 +337,35 @@ def asv_selection(run_args, names):
     return {name for name in names if asv_selected(run_args, name, [["dim=1"], ["cpu"]])}
 
 
-def test_main_job_runs_module_by_module_a_selection_too_and_starts_asv_only_where_it_selects():
-    from tools.bench import discovered_benchmarks, runs, selects_any
+def run_of(module):
+    """The log name part of the asv run (`tools.bench.runs`) that takes `module`."""
+    from tools.bench import module_groups
+    return next("-" + "+".join(group) for group in module_groups() if module in group)
+
+
+def test_main_job_runs_modules_in_three_groups_a_selection_too_and_starts_asv_only_where_it_selects():
+    from tools.bench import discovered_benchmarks, module_groups, runs, selects_any
     modules = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
     names = ["bench_activations.ReLU.time_latency", "bench_activations.Softmax.time_latency",
              "bench_floor.Floor.time_latency", "bench_reductions.Sort.time_latency", "bench_reductions.Sum.time_latency"]
-    assert [part for part, _ in runs(["--quick"])] == [f"-{m}" for m in modules]
+    groups = module_groups()
+    assert len(groups) == 3 and sum(groups, []) == modules and max(map(len, groups)) - min(map(len, groups)) <= 1
+    assert module_groups(["a"]) == [["a"]] and module_groups(["a", "b"]) == [["a"], ["b"]]
+    assert module_groups(list("abcdefg")) == [list("abc"), list("def"), ["g"]] and module_groups([]) == []
+    assert [part for part, _ in runs(["--quick"])] == ["-" + "+".join(group) for group in groups]
     assert all(args[2:] == ["--quick"] for _, args in runs(["--quick"]))
     first = asv_selection(runs(["--quick"])[0][1], names)
     assert first == {"bench_activations.ReLU.time_latency", "bench_activations.Softmax.time_latency"}
+    assert asv_selection(runs(["--quick"])[1][1], names) == {"bench_floor.Floor.time_latency"}
     benchmarks = discovered_benchmarks()
     assert {benchmark["name"] for benchmark in benchmarks} >= set(names)
-    for own, selected in ((["--bench", "Softmax"], {"-bench_activations": {"bench_activations.Softmax.time_latency"}}),
-                          (["-b", "So", "--quick"], {"-bench_activations": {"bench_activations.Softmax.time_latency"},
-                                                     "-bench_reductions": {"bench_reductions.Sort.time_latency"}})):
+    for own, selected in ((["--bench", "Softmax"],
+                           {run_of("bench_activations"): {"bench_activations.Softmax.time_latency"}}),
+                          (["-b", "So", "--quick"],
+                           {run_of("bench_activations"): {"bench_activations.Softmax.time_latency"},
+                            run_of("bench_reductions"): {"bench_reductions.Sort.time_latency"}})):
         module_runs = dict(runs(own))
-        assert list(module_runs) == [f"-{m}" for m in modules], "a run cut short costs one module"
+        assert list(module_runs) == [part for part, _ in runs(["--quick"])], "a run cut short costs its group"
         assert {part: asv_selection(args, names) for part, args in module_runs.items()
                 if asv_selection(args, names)} == selected
         assert [part for part, args in module_runs.items() if selects_any(args, benchmarks)] == list(selected)
@@ -367,7 +380,7 @@ def test_a_selection_ending_in_dollar_selects_nothing_and_its_error_says_what_se
         return [part for part, args in runs(["--bench", pattern]) if selects_any(args, benchmarks)]
 
     assert modules_selected(r"^bench_convolution\..*time_latency$") == [], "asv matches name(params) only"
-    assert modules_selected(r"^bench_convolution\..*time_latency\(") == ["-bench_convolution"]
+    assert modules_selected(r"^bench_convolution\..*time_latency\(") == [run_of("bench_convolution")]
     assert "end the pattern with '\\(' instead of '$'" in no_selection_error(["--bench", "time_latency$"])
     assert "instead of" not in no_selection_error(["--quick", "--bench", "NoSuchBenchmark"])
 
@@ -378,12 +391,12 @@ def test_main_job_runs_the_gpu_backends_in_passes_of_their_own_that_add_up_their
 
     groups = backend_groups(["mlx_gpu", "mlx_cpu", "cpu", "cuda"])
     assert OpBenchmark.rounds == 1 and OpBenchmark.gpu_rounds == 3
-    # (log suffix, backends, asv options, measures memory, one asv run per module)
+    # (log suffix, backends, asv options, measures memory, asv runs by groups of modules)
     assert groups == [("", ["mlx_cpu", "cpu"], [], True, True),
                       ("-gpu-round1", ["mlx_gpu", "cuda"], ["--record-samples"], True, False),
                       ("-gpu-round2", ["mlx_gpu", "cuda"], ["--append-samples"], False, False),
                       ("-gpu-round3", ["mlx_gpu", "cuda"], ["--append-samples"], False, False)], \
-        "memory in the first only; the CPU pass module by module, a GPU pass in one run"
+        "memory in the first only; the CPU pass in groups of modules, a GPU pass in one run"
     assert backend_groups(["mlx_gpu", "cpu"], quick=True) == [("", ["cpu"], [], True, True),
                                                               ("-gpu", ["mlx_gpu"], [], True, False)]
     assert backend_groups(["mlx_cpu", "cpu"]) == [("", ["mlx_cpu", "cpu"], [], True, True)], \
@@ -517,10 +530,10 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     from tools.bench import runnable_combinations, runs
     run_args = dict(runs(["--quick"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
     attention = [["dim=8x12x512x64"], ALL_BACKENDS, ["strict", "tf32"], ["float32", "float16", "bfloat16"]]
-    selected = asv_selected(run_args["-bench_attention"], "bench_attention.CausalAttention.time_latency", attention)
+    selected = asv_selected(run_args[run_of("bench_attention")], "bench_attention.CausalAttention.time_latency", attention)
     assert {combination[1:] for combination in selected} == expected
     own = dict(runs(["--bench", "Attention"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
-    assert asv_selected(own["-bench_attention"], "bench_attention.CausalAttention.time_latency", attention) == selected
+    assert asv_selected(own[run_of("bench_attention")], "bench_attention.CausalAttention.time_latency", attention) == selected
     # One run of the whole suite (a GPU pass) selects as the module's run does.
     whole = runs(["--quick"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes), by_module=False)
     whole_own = runs(["--bench", "Attention|CumSum"], combinations=runnable_combinations(runnable, tf32, precisions,
@@ -528,14 +541,15 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     for (_, args) in (*whole, *whole_own):
         assert asv_selected(args, "bench_attention.CausalAttention.time_latency", attention) == selected
     floor = [["dim=1"], ALL_BACKENDS]  # a family of float32 alone, without precision: the backend comes last
-    for args in (run_args["-bench_floor"], whole[0][1]):
+    for args in (run_args[run_of("bench_floor")], whole[0][1]):
         selected = asv_selected(args, "bench_floor.Floor.time_latency", floor)
         assert {backend for _, backend in selected} == set(runnable)
         selected = asv_selected(args, "bench_floor.Floor.time_throughput", floor)
         assert {backend for _, backend in selected} == set(runnable) - {"mlx_cpu", "cpu"}, "throughput: GPU only"
     cumsum = [["dim=1048576 axi=0"], ALL_BACKENDS]  # float32 alone, beside the floor in no table's header
     own = dict(runs(["--bench", "CumSum"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
-    for selection in (run_args["-bench_reductions"], own["-bench_reductions"], whole[0][1], whole_own[0][1]):
+    reductions = run_of("bench_reductions")
+    for selection in (run_args[reductions], own[reductions], whole[0][1], whole_own[0][1]):
         selected = asv_selected(selection, "bench_reductions.CumSum.time_latency", cumsum)
         assert {backend for _, backend in selected} == (set(runnable) if "float32" in dtypes else set()), \
             "a selection without float32 leaves a float32-only family's figures as they are"

@@ -117,18 +117,28 @@ _NOT_MEMORY = rf"^(?![^(]*\.{MEMORY_BENCHMARK}\()"
 
 
 MODULES = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
+# asv runs a pass by modules takes (`runs`): each asv start costs 10.5 s on the H100's host (asv's
+# discovery and forkserver), a run cut short costs its modules.
+RUNS_BY_MODULES = 3
+
+
+def module_groups(modules=MODULES, count=RUNS_BY_MODULES):
+    """`modules` in at most `count` runs of consecutive modules, as even as they divide."""
+    size = max(1, -(-len(modules) // count))
+    return [modules[start:start + size] for start in range(0, len(modules), size)]
 
 
 def runs(asv_args, memory=False, combinations="", by_module=True):
     """(log name suffix, asv run arguments) per asv run. asv saves a run's results only when it ends,
-    so with `by_module` the suite runs module by module, a selection of the user's own (--bench) too:
-    a run cut short (a lost device, a time limit) costs one module. Without it, one run takes every
-    module (`backend_groups` says when). Without `memory` every selection, the user's too, leaves out
-    the memory benchmark. `combinations` (see `runnable_combinations`) joins every selection. A module
-    a selection leaves empty still has its run here (`selects_any` tells)."""
+    so with `by_module` the suite runs in `module_groups`, a selection of the user's own (--bench) too:
+    a run cut short (a lost device, a time limit) costs its group's modules. Without it, one run takes
+    every module (`backend_groups` says when). Without `memory` every selection, the user's too, leaves
+    out the memory benchmark. `combinations` (see `runnable_combinations`) joins every selection. A
+    group a selection leaves empty still has its run here (`selects_any` tells)."""
     start = "^" if memory else _NOT_MEMORY
-    # (log name part, a lookahead that keeps the run to its module)
-    parts = [(f"-{module}", f"(?={module}\\.)") for module in MODULES] if by_module else [("", "")]
+    # (log name part, a lookahead that keeps the run to its modules)
+    parts = [("-" + "+".join(group), f"(?={_any_of(group)}\\.)") for group in module_groups()] if by_module \
+        else [("", "")]
     if not any(_is_bench_option(arg) for arg in asv_args):
         return [(part, ["--bench", f"{start}{only}{combinations}", *asv_args]) for part, only in parts]
     return [(part, _user_selection(asv_args, rf"^{only}{start}{combinations}")) for part, only in parts]
@@ -248,7 +258,8 @@ def backend_groups(runnable, quick=False, gpu_rounds=None):
     many passes (fewer: a rougher figure, sooner). Peak memory is one value a process: the first pass
     only.
 
-    The CPU pass goes module by module: its modules take minutes each, and a run cut short costs one.
+    The CPU pass goes in `module_groups`: its modules take minutes each, and a run cut short costs its
+    group; one run a module, the nine asv starts took about 95 s of its 8.5 minutes on the H100's host.
     A GPU pass is one asv run: module by module, on the H100 (2026-12-05), the starts of its nine runs
     (asv's discovery, then its forkserver, each importing torch and MLX) took 9-12 s each, a third of
     the pass's 4 minutes."""
