@@ -231,7 +231,7 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
         and table_rows(printed)["Conv1d / dim=100x256x256 dim=8x3x256"][-1] == "28.1", "autotuned cuDNN: 14637 MB before"
     latency = table_rows((committed / "speedup-mlx-0.32.4-strict-latency.md").read_text())
     assert all(float(cells[1]) > 0 and float(cells[2]) > 0 for cells in latency.values()), \
-        "mlx_cpu and cpu timed in every row (the CPU pass of 2026-12-06)"
+        "mlx_cpu and cpu timed in every row (the full run of 2026-12-07)"
     assert float(latency["Conv1d / dim=100x256x256 dim=8x3x256"][3]) < 1, "cuda autotuned: 0.11 ms, 21.3 before"
     # The extras of 2026-12-05: compiled MLX in every dtype, mlx_gpu and cuda in the half dtypes.
     for name, args in (("compiled", []), ("tf32-compiled", ["--precision", "tf32"]),
