@@ -351,7 +351,7 @@ def test_main_job_runs_modules_in_three_groups_a_selection_too_and_starts_asv_on
     groups = module_groups()
     assert len(groups) == 3 and sum(groups, []) == modules and max(map(len, groups)) - min(map(len, groups)) <= 1
     assert module_groups(["a"]) == [["a"]] and module_groups(["a", "b"]) == [["a"], ["b"]]
-    assert module_groups(list("abcdefg")) == [list("abc"), list("def"), ["g"]] and module_groups([]) == []
+    assert module_groups(list("abcdefg")) == [list("ab"), list("cd"), list("efg")] and module_groups([]) == []
     assert [part for part, _ in runs(["--quick"])] == ["-" + "+".join(group) for group in groups]
     assert all(args[2:] == ["--quick"] for _, args in runs(["--quick"]))
     first = asv_selection(runs(["--quick"])[0][1], names)
@@ -530,10 +530,11 @@ def test_main_job_starts_no_process_for_a_combination_the_suite_would_skip(runna
     from tools.bench import runnable_combinations, runs
     run_args = dict(runs(["--quick"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
     attention = [["dim=8x12x512x64"], ALL_BACKENDS, ["strict", "tf32"], ["float32", "float16", "bfloat16"]]
-    selected = asv_selected(run_args[run_of("bench_attention")], "bench_attention.CausalAttention.time_latency", attention)
+    attention_run = run_of("bench_attention")
+    selected = asv_selected(run_args[attention_run], "bench_attention.CausalAttention.time_latency", attention)
     assert {combination[1:] for combination in selected} == expected
     own = dict(runs(["--bench", "Attention"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes)))
-    assert asv_selected(own[run_of("bench_attention")], "bench_attention.CausalAttention.time_latency", attention) == selected
+    assert asv_selected(own[attention_run], "bench_attention.CausalAttention.time_latency", attention) == selected
     # One run of the whole suite (a GPU pass) selects as the module's run does.
     whole = runs(["--quick"], combinations=runnable_combinations(runnable, tf32, precisions, dtypes), by_module=False)
     whole_own = runs(["--bench", "Attention|CumSum"], combinations=runnable_combinations(runnable, tf32, precisions,

@@ -123,9 +123,9 @@ RUNS_BY_MODULES = 3
 
 
 def module_groups(modules=MODULES, count=RUNS_BY_MODULES):
-    """`modules` in at most `count` runs of consecutive modules, as even as they divide."""
-    size = max(1, -(-len(modules) // count))
-    return [modules[start:start + size] for start in range(0, len(modules), size)]
+    """`modules` in at most `count` runs of consecutive modules, their sizes at most one apart."""
+    bounds = [len(modules) * part // count for part in range(count + 1)]
+    return [modules[start:end] for start, end in zip(bounds, bounds[1:]) if end > start]
 
 
 def runs(asv_args, memory=False, combinations="", by_module=True):
