@@ -5,9 +5,9 @@ results.
     python -m tools.bench [--machine NAME] [--record-unlisted] [--memory] [--avoid-gpu-interrupts]
                           [asv run options, e.g. --quick --bench Softmax]
 
-The CPU backends' cases run in one asv run per module; then the GPU backends' in `OpBenchmark.gpu_rounds`
-asv runs of the whole suite (one with --quick), each adding its samples to the last's: a GPU figure is
-the median of processes from separate runs (see `benchmarks/common.py` for why).
+The CPU backends' cases run in three asv runs, a third of the modules each; then the GPU backends' in
+`OpBenchmark.gpu_rounds` asv runs of the whole suite (one with --quick), each adding its samples to the
+last's: a GPU figure is the median of processes from separate runs (see `benchmarks/common.py` for why).
 
 Peak memory (`track_peak_memory`) is left out unless --memory asks for it: asv runs it in a process
 of its own per case and backend, which would add a second pass over the suite to every run.
@@ -240,7 +240,7 @@ class Pass(typing.NamedTuple):
     backends: list
     options: list  # asv run's
     measures_memory: bool
-    by_module: bool  # one asv run per module (`runs`), else one for the whole suite
+    by_module: bool  # asv runs by groups of modules (`runs`), else one for the whole suite
 
     @property
     def name(self):
