@@ -12,6 +12,7 @@
 # SELECT narrows the runs for a dry run here (default: the latency benchmarks, as the README's line).
 # (The MLX preload probe it ended with ran on 2026-12-07: it saves at most 0.05 s a process, so it is
 # left out.)
+# Ran whole on 2026-12-07 (session 25; docs/measurements/h100-2026-12-07b/): R 776 s, S 288 s.
 source docs/measurements/pipeline-start.sh
 
 rm -rf /tmp/mb/results/$M
