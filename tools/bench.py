@@ -117,8 +117,8 @@ _NOT_MEMORY = rf"^(?![^(]*\.{MEMORY_BENCHMARK}\()"
 
 
 MODULES = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
-# asv runs a pass by modules takes (`runs`): each asv start costs 10.5 s on the H100's host (asv's
-# discovery and forkserver), a run cut short costs its modules.
+# How many asv runs a pass split by modules takes (`runs`): each asv start (its discovery and
+# forkserver) cost about 10.5 s on the H100's host, and a run cut short loses all its modules.
 RUNS_BY_MODULES = 3
 
 
