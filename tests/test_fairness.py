@@ -183,20 +183,24 @@ def test_asvs_forkserver_imports_torch_with_the_suite_and_its_discovery_does_not
     assert run.returncode == 0 and run.stdout.strip() == str(imports_torch), run.stdout + run.stderr
 
 
-# One process of a case on torch's cpu: page faults a call over 50 calls after the suite's warm-up.
-# Before the suite set MALLOPT, RMSNorm's 1.9 MB of temporaries were handed back to the kernel after
-# every call in 4 of 6 processes, and PReLU's 8 MB output was mapped afresh until glibc's threshold
-# rose past it.
+# One process of a case on torch's cpu: the page faults of its median call of 50 after the suite's
+# warm-up. Before the suite set MALLOPT, RMSNorm's 1.9 MB of temporaries were handed back to the
+# kernel after every call in 4 of 6 processes, and PReLU's 8 MB output was mapped afresh until glibc's
+# threshold rose past it. The median, not the mean: a heap still finding its size faults in a new
+# megabyte now and then (RMSNorm: 256 pages at calls 2, 9 and 56 of 100 in one process of eight, on
+# this project's box), which is not memory going back.
 PAGE_FAULTS_A_CALL = """
-import resource, sys
+import resource, statistics, sys
 from benchmarks.common import op_families
 family = next(f for f in op_families() if f.__name__ == sys.argv[1])
 bench, params = family(), (sys.argv[2], "cpu")
 bench.setup(*params)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+faults = []
 for _ in range(50):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     bench.time_latency(*params)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(statistics.median(faults))
 """
 
 
@@ -210,4 +214,5 @@ def test_torch_on_the_cpu_reuses_a_calls_freed_memory_in_every_process(family, l
         run = subprocess.run([sys.executable, "-c", PAGE_FAULTS_A_CALL, family, label], cwd=ROOT,
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
-        assert float(run.stdout) < 1, f"{family} {label}: {run.stdout.strip()} page faults a call: memory went back"
+        assert float(run.stdout) < 1, f"{family} {label}: {run.stdout.strip()} page faults in the median call: " \
+                                      "memory went back"
