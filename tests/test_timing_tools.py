@@ -752,10 +752,32 @@ def test_stability_splits_a_gpu_figure_into_its_processes_and_tells_their_spread
         pytest.approx([10e-6, 12e-6, 11e-6]), pytest.approx([12e-6, 13e-6, 12.5e-6])), "the medians of 25 samples each"
     assert ratios["slow"][1] is None, "a slow case's processes take fewer samples: not split"
     table = stability.by_process(list(stability.changes(before, after)), 1.1)
-    rows = [cells_of(line) for line in table.splitlines()[2:]]
+    rows = [cells_of(line) for line in table.splitlines()[2:3]]
     # noisy moved x1.136, less than its first run's processes differ (x1.2); shifted moved x1.2, all of
     # its processes with it (x1.01 apart)
     assert rows == [["cuda", "under 0.2 ms", "2", "x1.047", "2", "1"]]
+    assert table.splitlines()[-1] == ("Of the 2 figures split into processes that moved beyond x1.1, 1 moved no more "
+                                      "than one run's own processes differ.")
+
+
+def test_stability_splits_the_figures_of_as_many_gpu_rounds_as_the_runs_had(tmp_path, capsys):
+    four = {"noisy": (10e-6, 12e-6, 11e-6, 10e-6), "slow": [0.5e-3, 0.6e-3]}
+    before, after = gpu_run(four), gpu_run({**four, "noisy": (12e-6, 13e-6, 12.5e-6, 12e-6)})
+    assert all(levels is None for *_, levels in stability.changes(before, after)), \
+        "four blocks are no figure of the suite's three rounds: a slower case's processes may fill them"
+    ratios = {name.split("'")[1]: levels for name, _, _, _, levels in stability.changes(before, after, rounds=4)}
+    assert ratios["noisy"] == (pytest.approx([10e-6, 12e-6, 11e-6, 10e-6]), pytest.approx([12e-6, 13e-6, 12.5e-6, 12e-6]))
+    assert ratios["slow"] is None
+    rows = [cells_of(line) for line in stability.by_process(stability.changes(before, after, rounds=4), 1.1, 4)
+            .splitlines()[:3]]
+    # noisy moved 12.25 / 10.5 (x1.167, the medians of four processes' samples), less than its first
+    # run's processes differ (x1.2); the spread is the median of x1.2 and x1.083
+    assert rows[0][2] == "figures of 4 processes" and rows[2] == ["cuda", "under 0.2 ms", "1", "x1.142", "1", "1"]
+    with pytest.raises(SystemExit) as stop:
+        stability.main([str(tmp_path), str(tmp_path), "--machine", "box", "--gpu-rounds", "0"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        "error: --gpu-rounds 0: name the number of GPU rounds the runs had, 1 or more")
 
 
 def test_stability_tells_what_a_processes_first_samples_add():

@@ -7,7 +7,7 @@ moved beyond the factor moved no more than that. And what a process's first two 
 the median of its others, per run.
 
     python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
-        [--backends mlx_gpu,cuda] [--dtypes float32] [--bench time_latency]
+        [--backends mlx_gpu,cuda] [--dtypes float32] [--bench time_latency] [--gpu-rounds 3]
 
 The last three compare only some figures (default: all): two result files that share figures copied
 from a third (`tools.merge_results`) agree on those by construction, and would hide the ones that differ.
@@ -88,10 +88,11 @@ def processes_of(samples):
     return None
 
 
-def levels_of(samples):
-    """Each process's median where `samples` are gpu_rounds full processes', else None."""
+def levels_of(samples, rounds=OpBenchmark.gpu_rounds):
+    """Each process's median where `samples` are `rounds` full processes' (`make bench --gpu-rounds`),
+    else None."""
     blocks = processes_of(samples)
-    return [statistics.median(block) for block in blocks] if blocks and len(blocks) == OpBenchmark.gpu_rounds else None
+    return [statistics.median(block) for block in blocks] if blocks and len(blocks) == rounds else None
 
 
 def backend_of(combo):
@@ -126,9 +127,10 @@ def first_samples_table(runs):
                     tablefmt="github", disable_numparse=True)
 
 
-def process_levels(result, key):
-    """{parameter values: [each process's median]} of the figures `levels_of` splits."""
-    levels = {combo: levels_of(samples) for combo, samples in by_combo(result, key, result.get_result_samples).items()}
+def process_levels(result, key, rounds=OpBenchmark.gpu_rounds):
+    """{parameter values: [each process's median]} of the figures `levels_of` splits into `rounds`."""
+    samples_of = by_combo(result, key, result.get_result_samples)
+    levels = {combo: levels_of(samples, rounds) for combo, samples in samples_of.items()}
     return {combo: split for combo, split in levels.items() if split}
 
 
@@ -138,14 +140,15 @@ TIME_BANDS = ((2e-4, "under 0.2 ms"), (1e-3, "0.2-1 ms"), (1e-2, "1-10 ms"), (1e
               (math.inf, "0.1 s and over"))
 
 
-def changes(before, after, selection=None):
+def changes(before, after, selection=None, rounds=OpBenchmark.gpu_rounds):
     """[(benchmark and parameters, backend, band of the first run's figure, after / before, the two
-    runs' process levels or None)] for every figure measured in both runs that `selection` picks."""
+    runs' process levels or None)] for every figure measured in both runs that `selection` picks; the
+    levels where a figure's samples split into `rounds` processes."""
     selection = selection or Selection()
     ratios = []
     for key in sorted(filter(selection.benchmark, set(before.get_all_result_keys()) & set(after.get_all_result_keys()))):
         old, new = figures(before, key), figures(after, key)
-        old_levels, new_levels = process_levels(before, key), process_levels(after, key)
+        old_levels, new_levels = process_levels(before, key, rounds), process_levels(after, key, rounds)
         for combo in (combo for combo in old if combo in new and selection.figure(key, combo)):
             a, b = old[combo], new[combo]
             if all(v is not None and not math.isnan(v) and v > 0 for v in (a, b)):
@@ -175,22 +178,27 @@ def by_backend_and_band(items):
     return sorted(groups.items(), key=lambda group: (group[0][0], order.get(group[0][1], 99)))
 
 
-def by_process(ratios, factor):
+def by_process(ratios, factor, rounds=OpBenchmark.gpu_rounds):
     """A table: per backend and band, of the figures whose samples split into their processes, the
     median spread between one run's processes, and of those beyond `factor`, how many moved no more
     than the processes within either run differ: run to run, what changed is which processes the
     figure got, not the machine."""
     split = [(backend, band, (r, levels)) for _, backend, band, r, levels in ratios
              if levels and all(map(spread, levels))]
-    rows = []
+    rows, totals = [], [0, 0]
     for (backend, band), figures_ in by_backend_and_band(split):
         beyond = [(r, levels) for r, levels in figures_ if max(r, 1 / r) > factor]
+        within = sum(max(r, 1 / r) <= max(map(spread, levels)) for r, levels in beyond)
+        totals = [totals[0] + len(beyond), totals[1] + within]
         rows.append((backend, band, len(figures_),
                      f"x{statistics.median(spread(run) for _, levels in figures_ for run in levels):.3f}", len(beyond),
-                     sum(max(r, 1 / r) <= max(map(spread, levels)) for r, levels in beyond)))
-    return tabulate(rows, headers=("backend", "first run's time", f"figures of {OpBenchmark.gpu_rounds} processes",
-                                   "spread between processes", f"beyond x{factor}", "of those, within the spread"),
-                    tablefmt="github", disable_numparse=True)
+                     within))
+    table = tabulate(rows, headers=("backend", "first run's time", f"figures of {rounds} processes",
+                                    "spread between processes", f"beyond x{factor}", "of those, within the spread"),
+                     tablefmt="github", disable_numparse=True)
+    # one line to quote: whether what moved is the machine's noise within a run or a change between them
+    return (f"{table}\n\nOf the {totals[0]} figures split into processes that moved beyond x{factor}, {totals[1]} "
+            "moved no more than one run's own processes differ.")
 
 
 def breakdown(ratios, factor):
@@ -217,7 +225,7 @@ def by_module(ratios):
                                    f"slower by {LEAN:.0%}+"), tablefmt="github", disable_numparse=True)
 
 
-def summary(ratios, factor):
+def summary(ratios, factor, rounds=OpBenchmark.gpu_rounds):
     if not ratios:
         raise TableError("the two runs have no figure in common")
     beyond = [(name, r) for name, _, _, r, _ in ratios if max(r, 1 / r) > factor]
@@ -226,7 +234,7 @@ def summary(ratios, factor):
              f"largest {worst_name}: x{worst:.3f}; beyond x{factor}: {len(beyond)}", "", breakdown(ratios, factor), "",
              by_module(ratios), ""]
     if any(levels for *_, levels in ratios):
-        lines += [by_process(ratios, factor), ""]
+        lines += [by_process(ratios, factor, rounds), ""]
     lines += [f"  {name}: x{r:.3f}" for name, r in sorted(beyond, key=lambda item: -abs(math.log(item[1])))]
     return "\n".join(lines) + "\n", not beyond
 
@@ -261,8 +269,13 @@ def main(argv=None):
                         help="compare the figures of these dtypes only (comma-separated; default: all)")
     parser.add_argument("--bench", default="", help="compare the benchmarks whose name matches this regular "
                                                     "expression only (default: all)")
+    parser.add_argument("--gpu-rounds", type=int, default=OpBenchmark.gpu_rounds,
+                        help="the runs' `make bench --gpu-rounds`, which splits a GPU figure's samples into its "
+                             f"processes (default: {OpBenchmark.gpu_rounds}, the suite's)")
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
+    if args.gpu_rounds < 1:
+        parser.error(f"--gpu-rounds {args.gpu_rounds}: name the number of GPU rounds the runs had, 1 or more")
     agreed = []
 
     def comparison():
@@ -274,7 +287,7 @@ def main(argv=None):
                          for folder in (args.before, args.after))
         conf = Config.load(str(ROOT / "asv.conf.json"))
         conf.results_dir = str(benchmark_list_folder(args.before, args.after))
-        text, ok = summary(changes(first, second, selection), args.factor)
+        text, ok = summary(changes(first, second, selection, args.gpu_rounds), args.factor, args.gpu_rounds)
         warming = [(name, found) for name, found in (("first", first_samples(first, selection)),
                                                         ("second", first_samples(second, selection)))
                    if found]

@@ -5,7 +5,7 @@
 # `keeping NAME` (copies results/ of the current folder to $L/results-NAME every 30 s in the
 # background, whole or not at all; `kill $KEEP; keep NAME` for the last copy), $M the results'
 # machine name (a GPU neither H100 nor H200 ends the pipeline), the host in $L/machine and the GPU's
-# clocks each second in $L/smi.csv.
+# clocks each second in $L/smi.csv, the CPUs' in $L/vmstat.txt.
 set -u
 src=$PWD
 rm -rf /tmp/mb /tmp/logs && mkdir -p /tmp/logs && cp -a "$src" /tmp/mb && rm -rf /tmp/mb/.dev && cd /tmp/mb
@@ -37,7 +37,7 @@ latency_half() {
 # ($L/mlx-preload.txt). Both from /tmp/mb.
 stability_pair() {
   cd /tmp/mb && python3 -m tools.stability $L/results-$1 $L/results-$2 --machine $M --backends mlx_gpu,cuda \
-    --dtypes float32 --bench 'time_latency$' > $L/stability-pair.txt 2>&1
+    --dtypes float32 --bench 'time_latency$' ${GPU_ROUNDS:+--gpu-rounds $GPU_ROUNDS} > $L/stability-pair.txt 2>&1
   mark "stability $1 against $2: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
 }
 preload_probe() {
@@ -46,7 +46,20 @@ preload_probe() {
     > $L/mlx-preload.txt 2>&1
   mark "end M: $(grep -c 'exit code 0' $L/mlx-preload.txt) processes"
 }
+# `compiled_probe`: the strict MatMul family on mlx_gpu and mlx_gpu_compile from no results (run C),
+# then tools.fidelity on both right after ($L/fidelity-C.md): plain and compiled MLX on one host.
+compiled_probe() {
+  rm -rf /tmp/mb/results/$M
+  MLXBENCH_PRECISIONS=strict bench_run C 150 mlx_gpu,mlx_gpu_compile latency --bench 'MatMul.time_latency\('
+  mark "start fidelity of C"
+  MLXBENCH_PRECISIONS=strict MLXBENCH_BACKENDS=mlx_gpu,mlx_gpu_compile timeout 120 python3 -m tools.fidelity \
+    --machine $M --events driver --output $L/fidelity-C.md > $L/fidelity-C.log 2>&1
+  mark "end fidelity rc=$?: $(grep -o '^[0-9]* of [0-9]* cases[^;]*' $L/fidelity-C.md | head -1)"
+}
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in *H100*) M=h100-sxm-80gb;; *H200*) M=h200-141gb;; *) mark "neither H100 nor H200 ($gpu)"; mark "all done"; exit 0;; esac
 echo "$M $gpu $(git -C /tmp/mb rev-parse --short HEAD 2>/dev/null) nproc=$(nproc) $(lscpu | sed -n 's/^Model name: *//p')" > $L/machine
 nvidia-smi -lms 1000 --query-gpu=timestamp,clocks.sm,temperature.gpu,power.draw,utilization.gpu,memory.used --format=csv > $L/smi.csv 2>&1 &
+# the CPUs each second, time stamped: its `st` column is the time the host's hypervisor gave this VM's
+# CPUs to others (2026-12-07: a host whose torch processes differed x1.37 under 0.2 ms, against x1.02)
+vmstat -n -t 1 > $L/vmstat.txt 2>&1 &
