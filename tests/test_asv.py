@@ -446,6 +446,8 @@ def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
                         re.M)
     total, = re.findall(r"^time: all passes, (\d+) s$", run.stdout, re.M)
     assert [number for number, _ in passes] == ["1", "2", "3"] and int(total) >= max(int(s) for _, s in passes)
+    assert re.search(r"^note: the median GPU figure's processes differed by x\d+\.\d{3} \(cpu\), highest over lowest"
+                     r"(; above x1.05 the machine was busy .*)?$", run.stdout, re.M), "the three processes' spread"
     result, = asv_results.iter_results_for_machine(str(project / "results"), "box")
     name = "bench_floor.Floor.time_latency"
     params = result.get_result_params(name)

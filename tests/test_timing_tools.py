@@ -780,6 +780,20 @@ def test_stability_splits_the_figures_of_as_many_gpu_rounds_as_the_runs_had(tmp_
         "error: --gpu-rounds 0: name the number of GPU rounds the runs had, 1 or more")
 
 
+def test_a_runs_process_spread_says_when_the_machine_was_busy():
+    quiet = gpu_run({"a": (10e-6, 10.2e-6, 10.1e-6), "b": (20e-6, 20.4e-6, 20e-6), "slow": [0.5e-3, 0.6e-3]})
+    busy = gpu_run({"a": (10e-6, 14e-6, 10.1e-6), "b": (20e-6, 20.4e-6, 26e-6), "slow": [0.5e-3, 0.6e-3]})
+    assert stability.spreads_of_run(quiet, 3) == {"cuda": pytest.approx((1.02 + 1.02) / 2)}, "the slow case does not split"
+    assert stability.busy_note(stability.spreads_of_run(quiet, 3)) == (
+        "note: the median GPU figure's processes differed by x1.020 (cuda), highest over lowest")
+    assert stability.busy_note(stability.spreads_of_run(busy, 3)).endswith(
+        "x1.350 (cuda), highest over lowest; above x1.05 the machine was busy while they ran, and a run beside this "
+        "one may differ by as much: compare runs (`python -m tools.stability`) from a quiet machine")
+    later = max(quiet.started_at.values()) + 1
+    assert stability.spreads_of_run(quiet, 3, later) == {} and stability.busy_note({}) is None, \
+        "figures an earlier run timed are not this run's"
+
+
 def test_stability_tells_what_a_processes_first_samples_add():
     block = [11e-6] * common.OpBenchmark.repeat[1]
     cold = [71e-6, 31e-6, *block[2:]] * common.OpBenchmark.gpu_rounds

@@ -335,7 +335,7 @@ def main(argv=None):
     # Imported here: the suite checks the MLXBENCH_* selections when it is imported, and a typo exits.
     from benchmarks.common import (BACKEND_NAMES, BACKENDS, BACKENDS_VARIABLE, PRECISIONS_VARIABLE,
                                    selected_backends, selected_dtypes, selected_precisions)
-    from tools import speedup_table
+    from tools import speedup_table, stability
     selected = selected_backends()
     absence = {name: BACKENDS[name].unavailable_reason() for name in BACKEND_NAMES}  # probed once
     runnable = [name for name in selected if not absence[name]]
@@ -369,8 +369,11 @@ def main(argv=None):
     selected_anything = False
     benchmarks = discovered_benchmarks()
     timings = []  # (pass, asv runs, seconds, figures new): what a run cost, for the notes of a long one
+    gpu_began_ms = None  # asv's clock: the figures the GPU passes time started after it
     for group in backend_groups(runnable, asv_run_args.quick, args.gpu_rounds):
         began, started, timed = time.perf_counter(), 0, 0
+        if group.suffix and gpu_began_ms is None:
+            gpu_began_ms = int(time.time() * 1000)
         tf32 = [name for name in group.backends if BACKENDS[name].has_tf32()]
         combinations = runnable_combinations(group.backends, tf32, selected_precisions(), selected_dtypes())
         with cpu_wakeup.held(args.cpu_latency_us if group.suffix else None):  # the GPU passes only
@@ -410,6 +413,11 @@ def main(argv=None):
     if gpu_pinning and any(group.suffix for group, *_ in timings):
         print(f"note: the GPU passes ran on CPUs {gpu_pinning[1]}; CPUs {gpu_interrupts.cpu_list(taking)} take the "
               "GPU's interrupts")
+    gpu_rounds = sum(bool(group.suffix) for group, *_ in timings)
+    for result in iter_results_for_machine_and_hash(str(RESULTS), args.machine, commit) if gpu_rounds > 1 else ():
+        note = stability.busy_note(stability.spreads_of_run(result, gpu_rounds, gpu_began_ms))
+        if note:
+            print(note)
 
     # A table for what the machine's results of this release hold: the memory benchmark alone, or the
     # floor alone (it heads the tables, it is no row), makes no speedup table.

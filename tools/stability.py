@@ -201,6 +201,38 @@ def by_process(ratios, factor, rounds=OpBenchmark.gpu_rounds):
             "moved no more than one run's own processes differ.")
 
 
+# A GPU figure's processes, highest over lowest, median over a run's figures of a backend: 1.009-1.046
+# on the quiet H100 hosts of 2026-12-06/07, 1.107-1.278 on the busy ones, whose pairs put 21-52
+# figures beyond x1.1 against 2-4 (docs/measurements/h100-2026-12-07d/README.md).
+BUSY_SPREAD = 1.05
+
+
+def spreads_of_run(result, rounds, since_ms=0):
+    """{backend: the median spread between a figure's processes} over the timed figures of `result`
+    whose samples split into `rounds` processes and whose benchmark last started at `since_ms` (asv's
+    milliseconds) or later: those one run of `make bench` timed."""
+    found = {}
+    for key in (key for key in result.get_all_result_keys() if ".time_" in key):
+        if (result.started_at.get(key) or 0) >= since_ms:
+            for combo, levels in process_levels(result, key, rounds).items():
+                if spread(levels):
+                    found.setdefault(backend_of(combo), []).append(spread(levels))
+    return {backend: statistics.median(spreads) for backend, spreads in sorted(found.items())}
+
+
+def busy_note(spreads):
+    """The line `make bench` prints after its GPU passes: how far a figure's processes differed, and
+    whether the machine was busy enough for a second run to differ as much; None without figures."""
+    if not spreads:
+        return None
+    line = ("note: the median GPU figure's processes differed by " +
+            ", ".join(f"x{value:.3f} ({backend})" for backend, value in spreads.items()) + ", highest over lowest")
+    if max(spreads.values()) > BUSY_SPREAD:
+        line += (f"; above x{BUSY_SPREAD} the machine was busy while they ran, and a run beside this one may differ "
+                 "by as much: compare runs (`python -m tools.stability`) from a quiet machine")
+    return line
+
+
 def breakdown(ratios, factor):
     """A table: per backend and band, the figures, their median change and how many moved beyond `factor`."""
     rows = [(backend, band, len(rs), f"{median_change(rs):.1%}", sum(max(r, 1 / r) > factor for r in rs))
