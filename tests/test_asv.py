@@ -442,6 +442,8 @@ def test_the_gpu_passes_figure_is_the_median_of_all_their_samples(tmp_path):
         "the limit held while the GPU passes ran"
     logs = sorted(path.name.split("-mlx-")[1] for path in (project / "results" / "box").glob("*.log"))
     assert logs == [f"{importlib.metadata.version('mlx')}-gpu-round{n}.log" for n in (1, 2, 3)], "a pass: one asv run"
+    assert all(re.fullmatch(r"# make bench: asv run started 20\d\d-\d\d-\d\dT[\d:.]+Z\n", log.open().readline())
+               for log in (project / "results" / "box").glob("*.log")), "each log says when its run started"
     passes = re.findall(r"^time: GPU pass (\d) \(cpu\): 1 asv run, (\d+) s, 1 figure, [\d.]+ s a figure$", run.stdout,
                         re.M)
     total, = re.findall(r"^time: all passes, (\d+) s$", run.stdout, re.M)

@@ -1,7 +1,9 @@
 """The speedup table (formula, failures, formats, bad input) and the release timeline."""
 
+import datetime
 import json
 import math
+import os
 import stat
 import subprocess
 import sys
@@ -110,6 +112,25 @@ def test_a_failure_reason_is_the_process_own_last_line_not_asv_exit_status(tmp_p
         "RuntimeError: cudaGraphAddKernelNode(...) failed: invalid argument"
     assert reasons[("bench_reductions.Sort.time_latency", "dim=64x128x1024 axi=0", "mlx_gpu", None, "float32")] == \
         "asv: benchmark failed (exit status -6)", "a process killed before it printed anything: asv's line is all"
+
+
+def test_the_newest_runs_failure_reason_wins_by_when_the_run_started_not_the_files_time(tmp_path):
+    write_fake_results(tmp_path / "results", "box", failed=("Conv2d / dim=100x28x28x3 dim=8x3x3x3", "cpu"))
+    machine_dir = tmp_path / "results" / "box"
+    unheaded, = machine_dir.glob("*.log")  # an older make bench's log: no header, the fake's reason
+    lines = unheaded.read_text().splitlines(keepends=True)
+    for day, reason in (("2026-12-07", "MemoryError: the newest run"), ("2026-12-06", "MemoryError: the one before")):
+        started = datetime.datetime.fromisoformat(f"{day}T06:00:00+00:00").timestamp()
+        text = "".join(lines).replace("RuntimeError: simulated kernel error", reason)
+        (machine_dir / unheaded.name.replace(".log", f"-{day}.log")).write_text(speedup_table.log_header(started) + text)
+    for age, log in enumerate(sorted(machine_dir.glob("*.log"), key=lambda log: log.name, reverse=True)):
+        os.utime(log, (1e9 - age, 1e9 - age))  # a clone's file times: no order of the runs
+    commit = unheaded.name[:8]
+    assert [log.name for log in speedup_table.run_logs(tmp_path / "results", "box", commit)] == [
+        unheaded.name, unheaded.name.replace(".log", "-2026-12-06.log"), unheaded.name.replace(".log", "-2026-12-07.log")]
+    run = table(tmp_path)
+    assert "[1] MemoryError: the newest run" in run.stdout and "simulated kernel error" not in run.stdout
+    assert speedup_table.log_header(0) == "# make bench: asv run started 1970-01-01T00:00:00.000000Z\n"
 
 
 def test_ratio_style_and_csv_and_json_give_the_same_rows(tmp_path):

@@ -46,12 +46,16 @@ def installed_versions():
 
 def asv(*args, log=None):
     """asv's exit code; with `log`, its output is shown and kept in `log.partial`, which the caller
-    renames to `log` once the run counts (an earlier run's log stays whole until then)."""
+    renames to `log` once the run counts (an earlier run's log stays whole until then). The log's
+    first line says when the run started (`speedup_table.run_logs` orders a machine's logs by it)."""
     command = [sys.executable, "-m", "asv", "--config", str(ROOT / "asv.conf.json"), *args]
     if log is None:
         return subprocess.run(command, cwd=ROOT).returncode
+    from tools.speedup_table import log_header  # imported late: the suite checks its selections on import
+
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
         with open(partial(log), "w") as saved:
+            saved.write(log_header(time.time()))
             for line in run.stdout:
                 sys.stdout.write(line)
                 saved.write(line)

@@ -14,6 +14,7 @@ TFLOP/s) and memory (peak MB per call) have no speedup columns.
 import argparse
 import collections
 import csv
+import datetime
 import io
 import itertools
 import json
@@ -124,6 +125,29 @@ def _newest(result):
     """Order of results of one machine: commit date, then (environments of one commit: `make bench`'s
     own and asv's virtualenvs) when their newest benchmark ran."""
     return result.date or 0, max(result.started_at.values(), default=0)
+
+
+# The first line `make bench` writes to a run's log: a log's own date, which a clone does not change
+# as it does the file's modification time.
+_LOG_STARTED = re.compile(r"^# make bench: asv run started (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)$")
+
+
+def log_header(seconds):
+    """The line that heads a run's log: when it started, `seconds` since the epoch."""
+    started = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"# make bench: asv run started {started}\n"
+
+
+def run_logs(results_dir, machine, commit):
+    """The logs of `machine`'s runs of `commit`, oldest first: those that say when they started, by that;
+    before them, logs of an older `make bench` that do not, by modification time (in a fresh clone
+    that is the checkout's order)."""
+    def started(log):
+        with open(log, errors="replace") as text:
+            match = _LOG_STARTED.match(text.readline().rstrip("\n"))
+        return (1, match[1], "") if match else (0, os.path.getmtime(log), log.name)
+
+    return sorted(Path(results_dir, machine).glob(f"{commit[:8]}-*.log"), key=started)
 
 
 _BENCHMARK_LINE = re.compile(r"··· (\S+)\s")
@@ -565,7 +589,7 @@ def build_sections(results_dir, machine, release, commit, style, precision, metr
     for name, results in sorted(load_results(results_dir, machine).items()):
         result = pick_result(results, name, release, commit)
         reasons = {}
-        for log in sorted(Path(results_dir, name).glob(f"{result.commit_hash[:8]}-*.log"), key=os.path.getmtime):
+        for log in run_logs(results_dir, name, result.commit_hash):
             reasons.update(failure_reasons(log))  # the newest run's reason wins
         try:
             days = figure_dates.of_result(results_dir, name, result)
