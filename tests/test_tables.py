@@ -374,6 +374,10 @@ def test_compare_gives_the_spread_of_each_sides_gpu_processes_where_their_sample
     assert cells["ReLU / dim=128x16x1024"][-2:] == ["1.14", "1.20"] and cells["ReLU / dim=64x128x1024"][-2:] == ["1.18", ""]
     without = compare_tool.render([{**r, "spread": None} for r in rows.values()], ["a", "b"], "markdown")
     assert "spread" not in without, "no GPU processes' samples: no column"
+    four = [gpu_run({"dim=128x16x1024": levels})
+            for levels in ((10e-6, 12e-6, 11e-6, 10e-6), (12e-6, 13e-6, 12e-6, 12e-6))]
+    assert compare_tool.compared_rows(*four, "strict")[0]["spread"] is None, "four blocks: not the suite's three rounds"
+    assert compare_tool.compared_rows(*four, "strict", rounds=4)[0]["spread"] == pytest.approx(1.2)
 
 
 def test_compare_two_machines_and_its_bad_input(tmp_path):

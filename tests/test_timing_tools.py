@@ -778,7 +778,7 @@ def test_stability_splits_the_figures_of_as_many_gpu_rounds_as_the_runs_had(tmp_
         stability.main([str(tmp_path), str(tmp_path), "--machine", "box", "--gpu-rounds", "0"])
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
-        "error: --gpu-rounds 0: name the number of GPU rounds the runs had, 1 or more")
+        "error: argument --gpu-rounds: '0' is no number of GPU rounds: give one above 0")
 
 
 def test_a_runs_process_spread_says_when_the_machine_was_busy():

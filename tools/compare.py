@@ -4,9 +4,10 @@
     python -m tools.compare --machines mac-m1 h100 [--release 0.32.4] # one release on two machines
 
 `ratio` is after / before, as in `asv compare`: above 1 the second one is slower. Where both sides'
-figures pool `make bench`'s GPU processes (one per asv run, `gpu_rounds` runs), `processes' spread`
-is how far one run's processes differ (the highest over the lowest, the larger of the two sides): a
-ratio within it is what running the same release again moves a figure by, on that machine.
+figures pool `make bench`'s GPU processes (one per asv run, `gpu_rounds` runs, or as many as
+--gpu-rounds says), `processes' spread` is how far one run's processes differ (the highest over the
+lowest, the larger of the two sides): a ratio within it is what running the same release again moves
+a figure by, on that machine.
 """
 
 import argparse
@@ -14,13 +15,14 @@ import sys
 
 from tabulate import tabulate
 
-from benchmarks.common import DTYPES, PRECISIONS
+from benchmarks.common import DTYPES, PRECISIONS, OpBenchmark
 from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, emit, load_results,
                                  pick_result, table_families)
+from tools.options import above_zero
 from tools.stability import levels_of, spread
 
 
-def compared_rows(before, after, precision, dtype="float32"):
+def compared_rows(before, after, precision, dtype="float32", rounds=OpBenchmark.gpu_rounds):
     rows = []
     for family in table_families():
         old, new = (cell_values(result, family, precision, dtype=dtype) for result in (before, after))
@@ -31,7 +33,7 @@ def compared_rows(before, after, precision, dtype="float32"):
             if not (_measured(a) or _measured(b)):
                 continue
             ratio = b / a if _measured(a) and _measured(b) else None
-            levels = [levels_of(samples.get((label, backend))) for samples in (old_samples, new_samples)]
+            levels = [levels_of(samples.get((label, backend)), rounds) for samples in (old_samples, new_samples)]
             spreads = [spread(run) for run in levels if run]
             rows.append({"row": f"{family.__name__} / {label}", "backend": backend,
                          "before": old.get((label, backend), "not run"), "after": new.get((label, backend), "not run"),
@@ -64,6 +66,9 @@ def main(argv=None):
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
     parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    parser.add_argument("--gpu-rounds", type=above_zero(int, "number of GPU rounds"), default=OpBenchmark.gpu_rounds,
+                        metavar="N", help="the runs' `make bench --gpu-rounds`, which splits a GPU figure's samples "
+                                          f"into its processes (default: {OpBenchmark.gpu_rounds}, the suite's)")
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
     if args.releases and not args.machine:
@@ -81,7 +86,7 @@ def main(argv=None):
         else:
             pair = [pick_result(load_results(args.results, m)[m], m, release=args.release) for m in args.machines]
             names = args.machines
-        rows = compared_rows(*pair, args.precision, args.dtype)
+        rows = compared_rows(*pair, args.precision, args.dtype, args.gpu_rounds)
         if not any(r["ratio"] is not None for r in rows):
             half = " (dtypes other than float32 only where MLXBENCH_DTYPES asked for them)" * (args.dtype != "float32")
             raise TableError(f"{names[0]} and {names[1]} have no {args.dtype} case and backend measured in both{half}")
