@@ -417,9 +417,11 @@ def main(argv=None):
     if gpu_pinning and any(group.suffix for group, *_ in timings):
         print(f"note: the GPU passes ran on CPUs {gpu_pinning[1]}; CPUs {gpu_interrupts.cpu_list(taking)} take the "
               "GPU's interrupts")
-    gpu_rounds = sum(bool(group.suffix) for group, *_ in timings)
-    for result in iter_results_for_machine_and_hash(str(RESULTS), args.machine, commit) if gpu_rounds > 1 else ():
-        note = stability.busy_note(stability.spreads_of_run(result, gpu_rounds, gpu_began_ms))
+    gpu_passes = [group for group, *_ in timings if group.suffix]
+    for result in iter_results_for_machine_and_hash(str(RESULTS), args.machine, commit) if len(gpu_passes) > 1 else ():
+        spreads = stability.spreads_of_run(result, len(gpu_passes), gpu_began_ms)
+        # a benchmark this run timed may hold another backend's figures from an earlier run
+        note = stability.busy_note({name: value for name, value in spreads.items() if name in gpu_passes[0].backends})
         if note:
             print(note)
 
