@@ -582,6 +582,8 @@ def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
             "judged cases: x1.222") in text
     assert ("asv's processes and the event processes apart (every level of one side below the other's) in 1 of 2 "
             "judged cases with both, 0.2 expected by chance were the two sides' processes alike") in text
+    four = fidelity.report(records, figures, "title", asv_spans, asv_rounds=4)  # 2 / C(7, 4) a case
+    assert "in 1 of 2 judged cases with both, 0.1 expected by chance" in four
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
     # big: 1.04 over 1.02 (within); off: 0.40 over 0.60, spread: 0.85 over 1.2, asv spread 0.80 over 1.2 (off)
@@ -607,6 +609,10 @@ def test_fidelity_reads_the_levels_of_asvs_own_processes_from_their_samples():
     assert fidelity.asv_levels(result) == {("ReLU", "dim=128x16x1024", "cuda", "strict"): pytest.approx((1.0, 2.0))}
     assert fidelity.asv_figures(result) == {("ReLU", "dim=128x16x1024", "cuda", "strict"): pytest.approx(1.5),
                                             ("ReLU", "dim=64x128x1024", "cuda", "strict"): pytest.approx(1.0)}
+    four = gpu_run({"dim=128x16x1024": (0.001, 0.002, 0.0015, 0.003)})
+    assert fidelity.asv_levels(four) == {}, "four processes are no figure of the suite's three rounds"
+    assert fidelity.asv_levels(four, rounds=4) == {("ReLU", "dim=128x16x1024", "cuda", "strict"):
+                                                   pytest.approx((1.0, 3.0))}
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU backend: the tool would measure")

@@ -18,7 +18,7 @@ from tabulate import tabulate
 from benchmarks.common import DTYPES, PRECISIONS, OpBenchmark
 from tools.speedup_table import (RESULTS, TableError, _format_ms, _measured, _num, cell_values, emit, load_results,
                                  pick_result, table_families)
-from tools.options import above_zero
+from tools.options import add_gpu_rounds
 from tools.stability import levels_of, spread
 
 
@@ -66,9 +66,7 @@ def main(argv=None):
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
     parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--format", choices=("markdown", "csv"), default="markdown")
-    parser.add_argument("--gpu-rounds", type=above_zero(int, "number of GPU rounds"), default=OpBenchmark.gpu_rounds,
-                        metavar="N", help="the runs' `make bench --gpu-rounds`, which splits a GPU figure's samples "
-                                          f"into its processes (default: {OpBenchmark.gpu_rounds}, the suite's)")
+    add_gpu_rounds(parser, OpBenchmark.gpu_rounds)
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
     if args.releases and not args.machine:

@@ -19,7 +19,7 @@ benchmarks/known_failures.py are not run.
 The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures, of
 those cases and the floor; --all measures the faster cases too. Beside each pooled figure it prints
 the lowest and highest of its processes' own medians, and beside asv's figure those of asv's own
-processes (its samples in `gpu_rounds` blocks, as tools.stability splits them). A case off where the two
+processes (its samples in `gpu_rounds` blocks, or --gpu-rounds, as tools.stability splits them). A case off where the two
 spans overlap says so: some process of asv's ran where some process of the check's did, so what differs
 is the process, not the timer (the host clock on the same calls is the timer's check). It counts the
 cases whose two spans fall apart, beside how many would by chance were the two sides' processes alike
@@ -49,7 +49,7 @@ from benchmarks.common import (BACKENDS, GPU_BACKENDS, OpBenchmark, PRECISIONS, 
 from benchmarks.known_failures import known_failure, mlx_gpu_platform
 from tools import cpu_wakeup, cuda_events, gpu_interrupts
 from tools.forked import forked
-from tools.options import microseconds
+from tools.options import add_gpu_rounds, microseconds
 from tools.speedup_table import (RESULTS, TableError, _measured, _num, cell_values, emit, load_results,
                                  pick_result)
 from tools.stability import levels_of, spread
@@ -268,16 +268,17 @@ def asv_figures(result):
     return {key: value * 1e3 for key, value in _latency_cells(result) if _measured(_num(value))}
 
 
-def asv_levels(result):
+def asv_levels(result, rounds=PROCESSES):
     """{(family, case, backend, precision): (lowest, highest) of asv's own processes' medians, ms}, for
-    the figures whose samples split into `make bench`'s GPU processes."""
-    split = {key: levels_of(samples) for key, samples in _latency_cells(result, samples=True)}
+    the figures whose samples split into `make bench`'s GPU processes (`rounds` of them: its
+    --gpu-rounds)."""
+    split = {key: levels_of(samples, rounds) for key, samples in _latency_cells(result, samples=True)}
     return {key: (min(levels) * 1e3, max(levels) * 1e3) for key, levels in split.items() if levels}
 
 
-def report(records, figures, title, asv_spans=None):
+def report(records, figures, title, asv_spans=None, asv_rounds=PROCESSES):
     """The table and its summary. `figures`: {key: asv's ms}; `asv_spans`: {key: (lowest, highest) of
-    asv's processes' medians, ms} where its samples split into processes (asv_levels)."""
+    asv's processes' medians, ms} where its samples split into its `asv_rounds` processes (asv_levels)."""
     asv_spans = asv_spans or {}
     rows, judged, within, worst, clock_ratios, first_within = [], 0, 0, None, [], 0
     floors, spans, off_overlapping, verdicts, apart, paired, apart_expected = {}, [], 0, [], 0, 0, 0.0
@@ -299,7 +300,7 @@ def report(records, figures, title, asv_spans=None):
             if levels and key in asv_spans:
                 paired += 1
                 apart += not levels_overlap(asv_spans[key], levels)
-                apart_expected += apart_chance(PROCESSES, r.get("processes", PROCESSES))
+                apart_expected += apart_chance(asv_rounds, r.get("processes", PROCESSES))
             if not ok and levels and levels_overlap(asv_spans.get(key, (asv_ms, asv_ms)), levels):
                 off_overlapping += 1
                 verdict = OVERLAPPING
@@ -364,6 +365,7 @@ def main(argv=None):
     parser.add_argument("--release", help="MLX release of those results (default: the newest)")
     parser.add_argument("--all", action="store_true",
                         help=f"measure the cases asv put under {MIN_MS} ms too (not judged; a longer run)")
+    add_gpu_rounds(parser, PROCESSES, f"; the check's own passes stay {PROCESSES}")
     parser.add_argument("--output", help="also write the report to this file")
     parser.add_argument("--events", choices=INSTRUMENTS, default=default_instrument(),
                         help="whose device events time the calls: the CUDA driver's own, which keep torch's CUDA "
@@ -405,7 +407,7 @@ def main(argv=None):
                  + ("" if passes == PROCESSES else f"; stopped after {passes} of {PROCESSES} passes")
                  + ("" if args.cpu_latency_us is None else f"; {cpu_wakeup.described(args.cpu_latency_us)}")
                  + pinned)
-        return report(records, figures, title, asv_levels(result))
+        return report(records, figures, title, asv_levels(result, args.gpu_rounds), args.gpu_rounds)
 
     return emit(make_report, args.output)
 

@@ -26,3 +26,11 @@ def microseconds(text):
     if not text.isdigit() or int(text) >= 2**31:
         raise argparse.ArgumentTypeError(f"{text!r} is no number of microseconds: give a whole number from 0, e.g. 0")
     return int(text)
+
+
+def add_gpu_rounds(parser, default, more=""):
+    """--gpu-rounds N on a tool that reads `make bench`'s results: how many GPU rounds they had, which
+    splits a GPU figure's samples into its processes (a block of samples each, in run order)."""
+    parser.add_argument("--gpu-rounds", type=above_zero(int, "number of GPU rounds"), default=default, metavar="N",
+                        help=f"the results' `make bench --gpu-rounds`, which splits a GPU figure's samples into its "
+                             f"processes (default: {default}, the suite's){more}")

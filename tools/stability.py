@@ -34,7 +34,7 @@ from asv.config import Config
 from benchmarks.backends import BACKEND_NAMES
 from benchmarks.common import DTYPES, OpBenchmark
 from tools.merge_results import MergeError, Selection
-from tools.options import above_zero
+from tools.options import add_gpu_rounds
 from tools.speedup_table import RESULTS, TableError, emit, load_results, pick_result
 from tools.timeline import ROOT
 
@@ -303,9 +303,7 @@ def main(argv=None):
                         help="compare the figures of these dtypes only (comma-separated; default: all)")
     parser.add_argument("--bench", default="", help="compare the benchmarks whose name matches this regular "
                                                     "expression only (default: all)")
-    parser.add_argument("--gpu-rounds", type=above_zero(int, "number of GPU rounds"), default=OpBenchmark.gpu_rounds,
-                        metavar="N", help="the runs' `make bench --gpu-rounds`, which splits a GPU figure's samples "
-                                          f"into its processes (default: {OpBenchmark.gpu_rounds}, the suite's)")
+    add_gpu_rounds(parser, OpBenchmark.gpu_rounds)
     parser.add_argument("--output", help="also write the comparison to this file")
     args = parser.parse_args(argv)
     agreed = []
