@@ -19,7 +19,7 @@ benchmarks/known_failures.py are not run.
 The goal: asv/events within 5 % for every case of 0.2 ms or more. It checks the float32 figures, of
 those cases and the floor; --all measures the faster cases too. Beside each pooled figure it prints
 the lowest and highest of its processes' own medians, and beside asv's figure those of asv's own
-processes (its samples in `gpu_rounds` blocks, or --gpu-rounds, as tools.stability splits them). A case off where the two
+processes (its samples in `gpu_rounds` blocks, or --gpu-rounds, as tools.stability does). A case off where the two
 spans overlap says so: some process of asv's ran where some process of the check's did, so what differs
 is the process, not the timer (the host clock on the same calls is the timer's check). It counts the
 cases whose two spans fall apart, beside how many would by chance were the two sides' processes alike
