@@ -15,6 +15,7 @@ import textwrap
 import time
 
 import pytest
+from asv.config import Config
 
 from benchmarks.bench_activations import ReLU
 from benchmarks.bench_linalg import MatMul
@@ -630,9 +631,11 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "two"), "--machine", "box"]) == 0
     same = capsys.readouterr().out
     assert "median change 0.0%" in same and "beyond x1.1: 0" in same and "| Change" in same, "asv's table, then ours"
+    assert "asv's table marks 0 changed (beyond x1.1 and significant by its test: + or -); 0 more" in same
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "slow"), "--machine", "box"]) == 1
     slow = capsys.readouterr().out
     assert "beyond x1.1: 1" in slow and "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
+    assert "asv's table marks 1 changed" in slow, "no samples: asv's test is the factor alone"
     beyond = {}  # the breakdown: per backend, the cases moved beyond the factor, summed over time bands
     for line in slow.splitlines():
         cells = cells_of(line)
@@ -764,6 +767,23 @@ def test_stability_splits_a_gpu_figure_into_its_processes_and_tells_their_spread
     assert rows == [["cuda", "under 0.2 ms", "2", "x1.047", "2", "1"]]
     assert table.splitlines()[-1] == ("Of the 2 figures split into processes that moved beyond x1.1, 1 moved no more "
                                       "than one run's own processes differ.")
+
+
+def test_stability_counts_what_asvs_own_table_marks_changed_and_what_its_test_finds_insignificant():
+    # noisy's processes overlap (10-14 us in both runs): its median moved x1.23, and asv's test on the
+    # samples finds that no change; shifted moved x1.2 with every sample: changed.
+    before = gpu_run({"noisy": (10e-6, 14e-6, 11e-6), "shifted": (10e-6, 10e-6, 10.1e-6), "same": (10e-6,) * 3})
+    after = gpu_run({"noisy": (14e-6, 10e-6, 13.5e-6), "shifted": (12e-6, 12e-6, 12.1e-6), "same": (10e-6,) * 3})
+    conf = Config.load(str(ROOT / "asv.conf.json"))
+    conf.results_dir = str(ROOT / "results")
+    table = stability.asv_table(conf, before, after, None, 1.1, "box")
+    marks = {cells_of(line)[4].split("'")[1]: (cells_of(line)[0], cells_of(line)[3]) for line in table.splitlines()
+             if "ReLU" in line}
+    assert marks == {"noisy": ("", "~1.23"), "shifted": ("+", "1.20"), "same": ("", "1.00")}
+    assert stability.asv_verdicts(table) == (1, 1)
+    slower = gpu_run({"noisy": (5e-6, 7e-6, 5.5e-6), "shifted": (10e-6, 10e-6, 10.1e-6), "same": (10e-6,) * 3})
+    assert stability.asv_verdicts(stability.asv_table(conf, before, slower, None, 1.1, "box")) == (1, 0), \
+        "faster counts too: -"
 
 
 def test_stability_splits_the_figures_of_as_many_gpu_rounds_as_the_runs_had(tmp_path, capsys):

@@ -13,8 +13,10 @@ The last three compare only some figures (default: all): two result files that s
 from a third (`tools.merge_results`) agree on those by construction, and would hide the ones that differ.
 
 `asv compare` compares two commits of one results folder; two runs of the same release are two
-folders, so their results are handed to its table directly. Exit 1 when a case changed by more
-than the factor, in either direction.
+folders, so their results are handed to its table directly. Under the table, how many figures it
+marks changed (beyond the factor and significant by its test) and how many more moved beyond the
+factor without its test finding them significant. Exit 1 when a case changed by more than the
+factor, in either direction, significant or not.
 """
 
 import argparse
@@ -283,6 +285,27 @@ def benchmark_list_folder(*folders):
                      "copy the run's benchmarks.json into its results folder")
 
 
+def asv_table(conf, first, second, selection, factor, machine):
+    """asv's own comparison table (`asv compare`'s) of two results, as it prints it."""
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        Compare.print_table(conf, first.commit_hash, second.commit_hash, factor=factor, split=False,
+                            resultset_1=resultset(first, selection),
+                            resultset_2=resultset(second, selection, env_name=first.env_name),
+                            machine=machine, sort="ratio")
+    return table.getvalue()
+
+
+def asv_verdicts(table):
+    """(how many figures asv's table marks changed, + or -: beyond the factor and significant by its
+    test; how many more it shows beyond the factor as ~, a change its test does not find significant).
+    `asv compare` counts only the first as changed; this tool's exit code counts both."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table.splitlines()
+            if line.startswith("| ")]
+    return (sum(row[0] in ("+", "-") for row in rows),
+            sum(len(row) > 3 and row[3].startswith("~") for row in rows))
+
+
 def factor_above_one(text):
     value = float(text)
     if not value > 1:
@@ -328,14 +351,11 @@ def main(argv=None):
             text += (f"\nThe runs come from two environments ({first.env_name}, {second.env_name}); asv's table "
                      "pairs their figures under the first's name.\n")
         agreed.append(ok)
-        table = io.StringIO()
-        with contextlib.redirect_stdout(table):
-            Compare.print_table(conf, first.commit_hash, second.commit_hash, factor=args.factor, split=False,
-                                resultset_1=resultset(first, selection),
-                                resultset_2=resultset(second, selection, env_name=first.env_name),
-                                machine=args.machine,
-                                sort="ratio")
-        return table.getvalue() + text
+        table = asv_table(conf, first, second, selection, args.factor, args.machine)
+        changed, insignificant = asv_verdicts(table)
+        return (f"{table}\nasv's table marks {changed} changed (beyond x{args.factor} and significant by its test: + "
+                f"or -); {insignificant} more moved beyond x{args.factor} that its test does not find significant "
+                f"(~).\n{text}")
 
     code = emit(comparison, args.output)
     return code or (0 if agreed and agreed[0] else 1)
