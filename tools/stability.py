@@ -298,12 +298,14 @@ def asv_table(conf, first, second, selection, factor, machine):
 
 def asv_verdicts(table):
     """(how many figures asv's table marks changed, + or -: beyond the factor and significant by its
-    test; how many more it shows beyond the factor as ~, a change its test does not find significant).
-    `asv compare` counts only the first as changed; this tool's exit code counts both."""
+    test; how many more it shows beyond the factor as ~, a change its test does not find significant;
+    how many failed in one run only, ! or *). `asv compare` counts the first and the last as changed;
+    this tool's exit code counts the first two."""
     rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table.splitlines()
             if line.startswith("| ")]
     return (sum(row[0] in ("+", "-") for row in rows),
-            sum(len(row) > 3 and row[3].startswith("~") for row in rows))
+            sum(len(row) > 3 and row[3].startswith("~") for row in rows),
+            sum(row[0] in ("!", "*") for row in rows))
 
 
 def factor_above_one(text):
@@ -352,10 +354,11 @@ def main(argv=None):
                      "pairs their figures under the first's name.\n")
         agreed.append(ok)
         table = asv_table(conf, first, second, selection, args.factor, args.machine)
-        changed, insignificant = asv_verdicts(table)
+        changed, insignificant, failed_once = asv_verdicts(table)
+        failures = f"; {failed_once} failed in one run only (! or *)" if failed_once else ""
         return (f"{table}\nasv's table marks {changed} changed (beyond x{args.factor} and significant by its test: + "
                 f"or -); {insignificant} more moved beyond x{args.factor} that its test does not find significant "
-                f"(~).\n{text}")
+                f"(~){failures}.\n{text}")
 
     code = emit(comparison, args.output)
     return code or (0 if agreed and agreed[0] else 1)
