@@ -38,7 +38,8 @@ latency_half() {
 stability_pair() {
   cd /tmp/mb && python3 -m tools.stability $L/results-$1 $L/results-$2 --machine $M --backends mlx_gpu,cuda \
     --dtypes float32 --bench 'time_latency$' ${GPU_ROUNDS:+--gpu-rounds $GPU_ROUNDS} > $L/stability-pair.txt 2>&1
-  mark "stability $1 against $2: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1)"
+  mark "stability $1 against $2: $(grep -o 'median change [0-9.]*%.*beyond x1.1: [0-9]*' $L/stability-pair.txt | head -1);" \
+    "$(grep -o "^asv's table marks [0-9]* changed" $L/stability-pair.txt)"
 }
 preload_probe() {
   cd /tmp/mb && mark "start M: MLX's libraries loaded before the fork"
