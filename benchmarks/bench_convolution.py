@@ -14,7 +14,8 @@ def _channels_last_conv(x, w, spatial):
     kernel = w.shape[1:-1]
     windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=tuple(range(1, 1 + spatial)))
     # windows: (N, *out, C_in, *kernel); contract C_in and the kernel with w's matching axes.
-    return np.tensordot(windows, w, axes=([1 + spatial, *range(2 + spatial, 2 + 2 * spatial)], [1 + spatial, *range(1, 1 + spatial)]))
+    window_axes = [1 + spatial, *range(2 + spatial, 2 + 2 * spatial)]
+    return np.tensordot(windows, w, axes=(window_axes, [1 + spatial, *range(1, 1 + spatial)]))
 
 
 def _outputs(self, case):

@@ -60,8 +60,8 @@ LACKING_DTYPES = ()
 
 def lacking_dtype(family, backend, dtype):
     """The LACKING_DTYPES entry for this family, backend and dtype, or None."""
-    return next((entry for entry in LACKING_DTYPES if (entry.family, entry.backend, entry.dtype) == (family, backend, dtype)),
-                None)
+    wanted = (family, backend, dtype)
+    return next((entry for entry in LACKING_DTYPES if (entry.family, entry.backend, entry.dtype) == wanted), None)
 
 
 @dataclasses.dataclass(frozen=True)

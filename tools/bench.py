@@ -91,7 +91,8 @@ def no_selection_error(asv_args):
     benchmark (all of the suite's) as `name(param, ...)`, never the bare name, so a pattern that ends
     with `$` after the method name selects nothing: the line says what to write instead."""
     hint = ""
-    if any(pattern.endswith("$") and not pattern.endswith(r"\)$") for pattern in parsed_asv_run(asv_args)[0].bench or ()):
+    patterns = parsed_asv_run(asv_args)[0].bench or ()
+    if any(pattern.endswith("$") and not pattern.endswith(r"\)$") for pattern in patterns):
         hint = r"; asv matches a case as name(param, ...), so end the pattern with '\(' instead of '$'"
     return (f"error: {' '.join(asv_args)!r} selects no benchmark of the suite{hint}; `asv check --python=same` "
             f"lists their names (e.g. bench_activations.Softmax.time_latency; {MEMORY_BENCHMARK} only with --memory)")

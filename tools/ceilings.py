@@ -54,7 +54,8 @@ def measure(name, precision, send):
             found["bandwidth"] = 2 * 4 * COPY_ELEMENTS / best_seconds(backend, add, (x,)) / 1e9
             del x
         a, b = (backend.array(rng.standard_normal((n, n), dtype=np.float32)) for _ in range(2))
-        found["flops" if precision == "strict" else "flops_tf32"] = 2 * n ** 3 / best_seconds(backend, matmul, (a, b)) / 1e12
+        key = "flops" if precision == "strict" else "flops_tf32"
+        found[key] = 2 * n ** 3 / best_seconds(backend, matmul, (a, b)) / 1e12
     send((name, found))
 
 

@@ -41,7 +41,8 @@ def _names_in(text, known, what):
     names = [name for name in text.split(",") if name]
     unknown = [name for name in names if name not in known]
     if unknown or not names:
-        raise MergeError(f"unknown {what} {', '.join(unknown) or repr(text)}: give some of {', '.join(known)}, comma-separated")
+        raise MergeError(f"unknown {what} {', '.join(unknown) or repr(text)}: "
+                         f"give some of {', '.join(known)}, comma-separated")
     return set(names)
 
 
@@ -115,14 +116,16 @@ def main(argv=None):
     parser.add_argument("--machine", required=True)
     parser.add_argument("--into", default=str(RESULTS), help="the asv results folder to copy into (default: results/)")
     parser.add_argument("--backends", required=True, help=f"comma-separated, of {', '.join(BACKEND_NAMES)}")
-    parser.add_argument("--dtypes", default="float32", help=f"comma-separated, of {', '.join(DTYPES)} (default: float32)")
+    parser.add_argument("--dtypes", default="float32",
+                        help=f"comma-separated, of {', '.join(DTYPES)} (default: float32)")
     parser.add_argument("--bench", default="", help="a regular expression the benchmark's name must match")
     args = parser.parse_args(argv)
     try:
         selection = Selection(args.backends, args.dtypes, args.bench)
         for folder in (args.source, args.into):
             if not (Path(folder) / args.machine).is_dir():
-                raise MergeError(f"{folder} has no results of machine {args.machine!r}: name a folder with a {args.machine}/ in it")
+                raise MergeError(f"{folder} has no results of machine {args.machine!r}: "
+                                 f"name a folder with a {args.machine}/ in it")
         targets = {(r.commit_hash, r.env_name): r for r in iter_results_for_machine(args.into, args.machine)}
         changed, report = [], []
         dates_from = figure_dates.read(args.source, args.machine)

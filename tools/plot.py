@@ -6,8 +6,8 @@
 
 `families`: per op family, the milliseconds of every backend with figures, per case, as grouped bars
 (log scale when they span more than 20x), each backend's floor (the synchronised one-element op) as
-a dashed line; with `--metric memory`, each call's peak memory in MB instead (no floor). `history`: one case over the MLX releases with results,
-a line per backend.
+a dashed line; with `--metric memory`, each call's peak memory in MB instead (no floor).
+`history`: one case over the MLX releases with results, a line per backend.
 """
 
 import argparse
@@ -24,9 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
-from tools.speedup_table import (MEGABYTE, METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num,  # noqa: E402
-                                 cell_values, check_writable, find_row, load_results, pick_result, table_families,
-                                 write_atomically)
+from tools.speedup_table import (  # noqa: E402
+    MEGABYTE, METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num, cell_values, check_writable, find_row,
+    load_results, pick_result, table_families, write_atomically)
 
 LOG_SCALE_SPREAD = 20
 METRICS = (*TIME_METRICS, "memory")
@@ -150,7 +150,8 @@ def plot_history(args):
     if not series:
         raise TableError(f"{args.machine} has no {args.dtype} {args.metric} figure of {args.row!r}")
     title = f"{args.row} on {args.machine}, {args.dtype} {args.precision}, {METRIC_NOTES[args.metric]}"
-    out = args.out if _is_png(args.out) else str(Path(args.out) / f"{args.machine}-history{_dtype_suffix(args.dtype)}.png")
+    name = f"{args.machine}-history{_dtype_suffix(args.dtype)}.png"
+    out = args.out if _is_png(args.out) else str(Path(args.out) / name)
     return [save_png(history_figure(title, series, unit(args.metric)[0]), out)]
 
 

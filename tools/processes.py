@@ -127,9 +127,10 @@ def report(row, backend, precision, processes, with_events=False, cpu_latency_us
         rows = [[*cells, taken] for cells, taken in zip(rows, interrupts)]
         head.append("GPU interrupts, CPU:count")
     table = tabulate(rows, head, tablefmt="github", disable_numparse=True)
-    medians, setups = [median_us(calls) for calls in processes], [median_setup_us(calls) for calls in processes]
-    instrument = (f", tools.fidelity's device events ({fidelity.INSTRUMENT_NAMES[with_events]}) recorded around each call"
-                  if with_events else "")
+    medians = [median_us(calls) for calls in processes]
+    setups = [median_setup_us(calls) for calls in processes]
+    instrument = (f", tools.fidelity's device events ({fidelity.INSTRUMENT_NAMES[with_events]}) "
+                  "recorded around each call" if with_events else "")
     return (f"**{row} on {backend} ({precision}){instrument}: microseconds per call, per process**\n\n{table}\n\n"
             f"slowest process over fastest: {spread(medians):.3f}; their setups (host work alone): "
             f"{spread(setups):.3f}\n{cpu_wakeup.described(cpu_latency_us)}\n")
@@ -153,7 +154,8 @@ def main(argv=None):
     parser.add_argument("--backend", choices=BACKEND_NAMES, default="cuda")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
     parser.add_argument("--processes", type=above_zero(int, "number of processes"), default=6)
-    parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0, help="of calls per process after its warm-up")
+    parser.add_argument("--seconds", type=above_zero(float, "number of seconds"), default=1.0,
+                        help="of calls per process after its warm-up")
     pinning = parser.add_mutually_exclusive_group()
     pinning.add_argument("--cpu-affinity", type=affinity, help="pin every process to these CPUs, as asv run does")
     pinning.add_argument("--avoid-gpu-interrupts", action="store_true",
@@ -163,7 +165,8 @@ def main(argv=None):
                         help="record tools.fidelity's device events around each call too (GPU backends): "
                              "its default's, or those named ('driver': the CUDA driver's own; 'torch')")
     parser.add_argument("--cpu-latency-us", type=microseconds, metavar="US",
-                        help=f"hold the CPUs' wake-up latency at this many us while the processes run ({cpu_wakeup.REQUEST})")
+                        help="hold the CPUs' wake-up latency at this many us while the processes run "
+                             f"({cpu_wakeup.REQUEST})")
     args = parser.parse_args(argv)
     if args.with_events and args.backend not in GPU_BACKENDS:
         parser.error(f"--with-events records device events: {args.backend} is no GPU backend (give one of "

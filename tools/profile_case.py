@@ -21,7 +21,8 @@ def main(argv=None):
     parser.add_argument("row", help="the table's row name: 'Family / case label'")
     parser.add_argument("--backend", choices=("mlx_gpu", "mlx_gpu_compile", "cuda"), default="mlx_gpu")
     parser.add_argument("--precision", choices=PRECISIONS, default="strict")
-    parser.add_argument("--calls", type=above_zero(int, "number of calls"), default=20, help="calls profiled (default: 20)")
+    parser.add_argument("--calls", type=above_zero(int, "number of calls"), default=20,
+                        help="calls profiled (default: 20)")
     parser.add_argument("--back-to-back", action="store_true", help=f"{BACK_TO_BACK} calls, one synchronisation")
     args = parser.parse_args(argv)
     try:

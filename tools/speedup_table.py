@@ -82,7 +82,8 @@ def load_results(results_dir, machine=None):
         raise TableError(f"no asv results in {results_dir}; run `make bench` first")
     if machine is not None:
         if machine not in by_machine:
-            raise TableError(f"no results for machine {machine!r}; machines with results: {', '.join(sorted(by_machine))}")
+            known = ", ".join(sorted(by_machine))
+            raise TableError(f"no results for machine {machine!r}; machines with results: {known}")
         by_machine = {machine: by_machine[machine]}
     return by_machine
 
@@ -265,11 +266,11 @@ def machine_rows(result, reasons, style, precision, metric="latency", compiled=F
                     if remark:
                         row["remarks"][backend] = remark
             timed = metric in TIME_METRICS  # a speedup is a ratio of times
-            row["gpu_speedup"] = speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
-            row["cpu_speedup"] = speedup(_num(row["cells"]["mlx_cpu"]), _num(row["cells"]["mlx_gpu"]), style) if timed else None
+            ms = {backend: _num(value) for backend, value in row["cells"].items()}
+            row["gpu_speedup"] = speedup(ms[gpu_baseline], ms["mlx_gpu"], style) if timed else None
+            row["cpu_speedup"] = speedup(ms["mlx_cpu"], ms["mlx_gpu"], style) if timed else None
             if compiled:
-                row["compiled_speedup"] = (speedup(_num(row["cells"][gpu_baseline]), _num(row["cells"][COMPILED]), style)
-                                           if timed else None)
+                row["compiled_speedup"] = speedup(ms[gpu_baseline], ms[COMPILED], style) if timed else None
             rows.append(row)
     return rows, gpu_baseline
 
@@ -294,20 +295,23 @@ def _single_samples(result, family, precision, metric, dtype, seconds):
     ONE_SAMPLE_BELOW_S: a run with asv's --quick, whose figure is a process's first, cold call."""
     stats = cell_values(result, family, precision, metric, dtype, stats=True)
     return {cell for cell, found in stats.items()
-            if found and found.get("repeat") == 1 and _measured(seconds.get(cell)) and seconds[cell] < ONE_SAMPLE_BELOW_S}
+            if found and found.get("repeat") == 1 and _measured(seconds.get(cell))
+            and seconds[cell] < ONE_SAMPLE_BELOW_S}
 
 
 def _rounding_remark(family, backend, result, dtype):
     """What a reader of a half-dtype figure of MLX on CUDA (a machine with torch's cuda figures) must
     know when MLX's op there rounds more than torch's (LOOSER_ROUNDING), or None."""
     entry = looser_rounding(family.__name__, backend, result.params.get("mlx"), "cuda", dtype)
-    return entry and f"same bytes, less accurate: {entry.reason} (up to {entry.epsilons} of {dtype}'s epsilons off float64)"
+    return entry and (f"same bytes, less accurate: {entry.reason} "
+                      f"(up to {entry.epsilons} of {dtype}'s epsilons off float64)")
 
 
 def _failure_note(reasons, family, label, backend, result, precision, metric, dtype="float32"):
     reason = reasons.get((benchmark_key(family, metric), label, backend,
                           precision if family.uses_matrix_units else None, dtype))
-    known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == (f"{family.__name__} / {label}", backend.removesuffix("_compile"))
+    case = (f"{family.__name__} / {label}", backend.removesuffix("_compile"))
+    known = [f for f in KNOWN_FAILURES if (f.row, f.backend) == case
              and result.params.get("mlx") in f.mlx_versions and f.precision in ("any", precision)
              and f.dtype in ("any", dtype)]
     if known:

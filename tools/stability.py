@@ -6,8 +6,8 @@ their medians per process too: how far one run's processes differ, and how many 
 moved beyond the factor moved no more than that. And what a process's first two samples add over
 the median of its others, per run.
 
-    python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb [--factor 1.1]
-        [--backends mlx_gpu,cuda] [--dtypes float32] [--bench time_latency] [--gpu-rounds 3]
+    python -m tools.stability results/ docs/measurements/h100-second-run-2026-11-25/ --machine h100-sxm-80gb
+        [--factor 1.1] [--backends mlx_gpu,cuda] [--dtypes float32] [--bench time_latency] [--gpu-rounds 3]
 
 The last three compare only some figures (default: all): two result files that share figures copied
 from a third (`tools.merge_results`) agree on those by construction, and would hide the ones that differ.
@@ -74,7 +74,8 @@ def by_combo(result, key, read):
     """{parameter values, float32 unnamed: what `read(key, params)` lists} of one benchmark."""
     params = result.get_result_params(key)
     combos = itertools.product(*params) if params else [()]
-    return {tuple(value for value in combo if value != "'float32'"): item for combo, item in zip(combos, read(key, params))}
+    return {tuple(value for value in combo if value != "'float32'"): item
+            for combo, item in zip(combos, read(key, params))}
 
 
 # A GPU figure of `make bench` pools the samples of gpu_rounds asv runs, one process each, which asv
@@ -149,7 +150,8 @@ def changes(before, after, selection=None, rounds=OpBenchmark.gpu_rounds):
     levels where a figure's samples split into `rounds` processes."""
     selection = selection or Selection()
     ratios = []
-    for key in sorted(filter(selection.benchmark, set(before.get_all_result_keys()) & set(after.get_all_result_keys()))):
+    shared = set(before.get_all_result_keys()) & set(after.get_all_result_keys())
+    for key in sorted(filter(selection.benchmark, shared)):
         old, new = figures(before, key), figures(after, key)
         old_levels, new_levels = process_levels(before, key, rounds), process_levels(after, key, rounds)
         for combo in (combo for combo in old if combo in new and selection.figure(key, combo)):
