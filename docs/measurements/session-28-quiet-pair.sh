@@ -13,12 +13,13 @@ source docs/measurements/pipeline-start.sh
 
 rm -rf /tmp/mb/results/$M
 # BUSY_LIMIT=99 runs the pair whatever the host; BUSY_LIMIT=skip skips step 1 too (a last lease with
-# about 11 device minutes left: the runs' own notes still say how busy the host was)
-if [ "${BUSY_LIMIT:-1.05}" != skip ]; then
+# little device time left: the runs' own notes still say how busy the host was)
+busy_limit=${BUSY_LIMIT:-1.05}
+if [ "$busy_limit" != skip ]; then
   bench_run F 150 mlx_gpu,cuda latency --bench 'bench_floor|ReLU\.time_latency'
   mark "F: $(grep -E '^note: ' $L/latency-F.log)"
   torch_spread=$(grep -o 'x[0-9.]* (cuda)' $L/latency-F.log | head -1 | tr -dc '0-9.')
-  if [ -z "$torch_spread" ] || awk -v s="$torch_spread" -v limit="${BUSY_LIMIT:-1.05}" 'BEGIN { exit !(s > limit) }'; then
+  if [ -z "$torch_spread" ] || awk -v s="$torch_spread" -v limit="$busy_limit" 'BEGIN { exit !(s > limit) }'; then
     mark "busy (cuda x${torch_spread:-?}): give the lease back and start another"
     mark "all done"
     exit 0
