@@ -220,7 +220,8 @@ def test_a_case_that_raises_or_kills_its_process_fails_alone(tmp_path):
 
 def bench(*args, backends="", home=None, cwd=ROOT):
     env = dict(os.environ, MLXBENCH_BACKENDS=backends, **({"HOME": str(home)} if home else {}))
-    return subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "tools.bench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True)
 
 
 def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
@@ -347,7 +348,8 @@ def test_main_job_runs_modules_in_three_groups_a_selection_too_and_starts_asv_on
     from tools.bench import discovered_benchmarks, module_groups, runs, selects_any
     modules = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
     names = ["bench_activations.ReLU.time_latency", "bench_activations.Softmax.time_latency",
-             "bench_floor.Floor.time_latency", "bench_reductions.Sort.time_latency", "bench_reductions.Sum.time_latency"]
+             "bench_floor.Floor.time_latency", "bench_reductions.Sort.time_latency",
+             "bench_reductions.Sum.time_latency"]
     groups = module_groups()
     assert len(groups) == 3 and sum(groups, []) == modules and max(map(len, groups)) - min(map(len, groups)) <= 1
     assert module_groups(["a"]) == [["a"]] and module_groups(["a", "b"]) == [["a"], ["b"]]
@@ -464,8 +466,9 @@ def floor_recording_its_cpus():
     source = (ROOT / "benchmarks" / "bench_floor.py").read_text()
     call = "        return torch.add(x, 1)\n"
     assert call in source
-    return "import os\n" + source.replace(call, '        with open(os.environ["AFFINITY_LOG"], "a") as log:\n'
-                                               '            log.write(",".join(map(str, sorted(os.sched_getaffinity(0)))) + "\\n")\n' + call)
+    recording = ('        with open(os.environ["AFFINITY_LOG"], "a") as log:\n'
+                 '            log.write(",".join(map(str, sorted(os.sched_getaffinity(0)))) + "\\n")\n')
+    return "import os\n" + source.replace(call, recording + call)
 
 
 def test_the_gpu_passes_run_off_the_cpus_that_take_the_gpus_interrupts_when_asked(tmp_path, monkeypatch):
@@ -480,13 +483,14 @@ def test_the_gpu_passes_run_off_the_cpus_that_take_the_gpus_interrupts_when_aske
     run = bench("--machine", "box", "--bench", r"Floor\.time_latency", "--gpu-rounds", "1", "--avoid-gpu-interrupts",
                 backends="cpu", home=tmp_path, cwd=project)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert set(log.read_text().split()) == {",".join(map(str, allowed[:-1]))}, "every call of the GPU pass on the CPUs left"
+    assert set(log.read_text().split()) == {",".join(map(str, allowed[:-1]))}, \
+        "every call of the GPU pass on the CPUs left"
     assert re.search(rf"^note: the GPU passes ran on CPUs {re.escape(cpu_list(allowed[:-1]))}; CPUs {taking} take "
                      r"the GPU's interrupts$", run.stdout, re.M), run.stdout
     refused = bench("--machine", "box", "--avoid-gpu-interrupts", "--cpu-affinity", "0", backends="cpu",
                     home=tmp_path, cwd=project)
-    assert refused.returncode == 1 and refused.stderr.startswith("error: --avoid-gpu-interrupts chooses the GPU passes' "
-                                                                 "CPUs and asv's --cpu-affinity names some too")
+    assert refused.returncode == 1 and refused.stderr.startswith(
+        "error: --avoid-gpu-interrupts chooses the GPU passes' CPUs and asv's --cpu-affinity names some too")
 
 
 SUITE_NAMES = ["bench_activations.ReLU.time_latency", "bench_activations.ReLU.time_throughput",
@@ -574,7 +578,8 @@ def test_main_job_writes_a_table_per_selected_dtype(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     versions = {result.env_name: result.params["torch"]
                 for result in asv_results.iter_results_for_machine(str(project / "results"), "box")}
-    assert versions.pop(other.env_name) == "1.0.0-other" and list(versions.values()) == [importlib.metadata.version("torch")]
+    assert versions.pop(other.env_name) == "1.0.0-other"
+    assert list(versions.values()) == [importlib.metadata.version("torch")]
     version = importlib.metadata.version("mlx")
     for dtype, name in (("float32", f"speedup-mlx-{version}.md"), ("bfloat16", f"speedup-mlx-{version}-bfloat16.md")):
         lines = (project / "results" / "box" / name).read_text().splitlines()
@@ -597,10 +602,12 @@ def test_a_run_of_compiled_mlx_alone_writes_its_tables_with_the_compiled_column(
     run = subprocess.run([sys.executable, "-m", "tools.bench", "--machine", "box", "--quick", "--bench",
                           r"ReLU\.time_latency"], cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
-    lines = (project / "results" / "box" / f"speedup-mlx-{importlib.metadata.version('mlx')}-float16.md").read_text().splitlines()
+    table = project / "results" / "box" / f"speedup-mlx-{importlib.metadata.version('mlx')}-float16.md"
+    lines = table.read_text().splitlines()
     head, relu = ([cell.strip() for cell in line.split("|")] for line in (lines[2], next(
         line for line in lines if line.startswith("| ReLU / dim=128x16x1024 "))))
-    assert float(relu[head.index("mlx_gpu_compile")].split()[0]) > 0 and relu[head.index("mlx_gpu")] in ("n/a", "not run")
+    assert float(relu[head.index("mlx_gpu_compile")].split()[0]) > 0
+    assert relu[head.index("mlx_gpu")] in ("n/a", "not run")
 
 
 def test_results_of_finished_modules_survive_a_run_killed_mid_way(tmp_path):
@@ -702,7 +709,8 @@ def test_main_job_measures_memory_only_when_asked_and_writes_its_table(tmp_path)
     assert set(alone.get_all_result_keys()) == {"bench_tiny.Negate.track_peak_memory"}
     measured = {f"'dim=1000000', '{backend}', 'float32'": figure_dates.today() for backend in ("mlx_cpu", "cpu")}
     assert figure_dates.read(project / "results", "box") == {
-        alone.commit_hash: {"bench_tiny.Negate.track_peak_memory": measured}}, "each figure the run measured has its day"
+        alone.commit_hash: {"bench_tiny.Negate.track_peak_memory": measured}}, \
+        "each figure the run measured has its day"
     assert not (box / f"speedup-mlx-{version}.md").exists(), "no latency: no speedup table, and no error"
     peaks = by_backend(alone, "bench_tiny.Negate.track_peak_memory", "dim=1000000")
     assert all(4e6 - HEAP_EDGES <= peaks[backend] <= 8e6 for backend in ("mlx_cpu", "cpu")), peaks

@@ -143,7 +143,8 @@ def test_a_cuda_backend_multiplies_at_the_precision_its_mode_says(backend, preci
         pytest.skip(f"{backend} has no TF32 mode on this machine")
     run = run_python(
         "from benchmarks.common import verified_backend, measured_precision\n"
-        f"verified_backend({backend!r}, {precision!r})\nprint('measured', measured_precision({backend!r}, {precision!r}))\n"
+        f"verified_backend({backend!r}, {precision!r})\n"
+        f"print('measured', measured_precision({backend!r}, {precision!r}))\n"
     )
     assert run.returncode == 0 and f"measured {precision}" in run.stdout, run.stderr
 

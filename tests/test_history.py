@@ -153,7 +153,8 @@ def test_offline_site_refuses_a_cdn_it_has_no_copy_of(tmp_path):
     (tmp_path / "index.html").write_text('<script src="https://cdn.example/lib-9.js"></script>')
     run = subprocess.run([sys.executable, "-m", "tools.site", "offline", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True)
-    assert run.returncode == 1 and "loads https://cdn.example/lib-9.js, which tools/site.py has no copy of" in run.stderr
+    assert run.returncode == 1
+    assert "loads https://cdn.example/lib-9.js, which tools/site.py has no copy of" in run.stderr
     assert not (tmp_path / "vendor").exists()
 
 

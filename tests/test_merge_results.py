@@ -14,7 +14,8 @@ RELU = "bench_activations.ReLU.time_latency"
 
 
 def merge(*args):
-    return subprocess.run([sys.executable, "-m", "tools.merge_results", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "tools.merge_results", *args], cwd=ROOT, capture_output=True,
+                          text=True)
 
 
 def cells(results_dir, name=RELU):

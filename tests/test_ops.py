@@ -109,7 +109,8 @@ def expect_known_failure(failure, family, label, backend, precision, dtype):
     if failed is None:
         pytest.fail(f"known upstream failure now passes ({failure.reason}): remove it from KNOWN_FAILURES")
     if failure.error not in failed:
-        pytest.fail(f"known to fail with {failure.error!r} ({failure.reason}), it failed otherwise: {last_line(failed)}")
+        pytest.fail(f"known to fail with {failure.error!r} ({failure.reason}), "
+                    f"it failed otherwise: {last_line(failed)}")
     pytest.xfail(f"known upstream failure: {failure.reason} (this run: {last_line(failed)})")
 
 
@@ -192,7 +193,8 @@ def _tested(label, dtype):
     "family, label, original, backend, precision, dtype",
     [
         pytest.param(family, tested, label, backend, precision, dtype,
-                     id=f"{family.__name__} / {label} / {size} / {backend}" + (f" / {precision}" if family.uses_matrix_units else "")
+                     id=f"{family.__name__} / {label} / {size} / {backend}"
+                     + (f" / {precision}" if family.uses_matrix_units else "")
                      + ("" if dtype == "float32" else f" / {dtype}"))
         for family in op_families()
         for label in family.cases
@@ -218,7 +220,8 @@ def test_backend_matches_float64_reference_and_other_backends(family, label, ori
         assert error <= tolerance, f"{backend} disagrees with {other}: {error:.2e} apart, beyond {tolerance:.0e}"
 
 
-@pytest.mark.parametrize("entry", LOOSER_ROUNDING, ids=lambda entry: f"{entry.family} / {entry.backend} / {entry.dtype}")
+@pytest.mark.parametrize("entry", LOOSER_ROUNDING,
+                         ids=lambda entry: f"{entry.family} / {entry.backend} / {entry.dtype}")
 def test_a_looser_rounding_entry_is_still_needed_by_some_case(entry):
     family = next(family for family in op_families() if family.__name__ == entry.family)
     skip_unless_usable(entry.backend)
@@ -237,8 +240,8 @@ def test_a_looser_rounding_entry_is_still_needed_by_some_case(entry):
         epsilons[label] = normwise_error(result, reference(family, label, entry.dtype)) / EPSILON[entry.dtype]
     worst = max(epsilons, key=epsilons.get)
     assert epsilons[worst] > family.epsilons, (
-        f"{entry.family} on {entry.backend} in {entry.dtype} is within the family's {family.epsilons} epsilons in every "
-        f"case now (worst {worst}: {epsilons[worst]:.1f}): remove its LOOSER_ROUNDING entry")
+        f"{entry.family} on {entry.backend} in {entry.dtype} is within the family's {family.epsilons} epsilons "
+        f"in every case now (worst {worst}: {epsilons[worst]:.1f}): remove its LOOSER_ROUNDING entry")
 
 
 def test_a_looser_rounding_entry_widens_its_backend_dtype_platform_and_release_alone(monkeypatch):
@@ -278,7 +281,8 @@ def test_every_mlx_form_compiles_to_the_same_function_once_per_case(family):
             result = bench.comparable(compiled_on_cpu.to_numpy(compiled_on_cpu.run(op, args)))
             assert bench.prepare(tested, compiled_on_cpu)[0] is op, "compiled again: the next sample would trace"
         error = normwise_error(result, family().reference(tested))
-        assert error <= family.tolerance_for(), f"{family.__name__} / {tested} compiled: error {error:.2e} against float64"
+        assert error <= family.tolerance_for(), \
+            f"{family.__name__} / {tested} compiled: error {error:.2e} against float64"
 
 
 @pytest.mark.parametrize("family", op_families(), ids=lambda family: family.__name__)
@@ -316,8 +320,9 @@ def test_a_known_failure_passes_only_as_the_failure_it_is_known_as(monkeypatch):
         with pytest.raises((pytest.xfail.Exception, pytest.fail.Exception)) as ended:
             expect_known_failure(failure, None, "dim=64x128x1024 axi=0", "mlx_gpu", "strict", "float32")
         outcome[name] = (type(ended.value).__name__, str(ended.value).split(":")[0])
+    otherwise = "known to fail with 'cudaGraphAddKernelNode' (mx.sort fails), it failed otherwise"
     assert outcome == {"as known": ("XFailed", "known upstream failure"),
-                       "otherwise": ("Failed", "known to fail with 'cudaGraphAddKernelNode' (mx.sort fails), it failed otherwise"),
+                       "otherwise": ("Failed", otherwise),
                        "not": ("Failed", "known upstream failure now passes (mx.sort fails)")}
 
 

@@ -41,7 +41,8 @@ def test_matrix_work_is_two_flops_per_multiply_add():
 def table(tmp_path, *args):
     out = tmp_path / "table.md"
     assert speedup_table.main(["--results", str(tmp_path / "results"), "--output", str(out), *args]) == 0
-    lines = [[c.strip() for c in line.split("|")[1:-1]] for line in out.read_text().splitlines() if line.startswith("| ")]
+    lines = [[c.strip() for c in line.split("|")[1:-1]]
+             for line in out.read_text().splitlines() if line.startswith("| ")]
     head = lines[0]
     return {cells[0]: dict(zip(head, cells)) for cells in lines[1:]}, out.read_text()
 

@@ -122,12 +122,14 @@ def test_the_newest_runs_failure_reason_wins_by_when_the_run_started_not_the_fil
     for day, reason in (("2026-12-07", "MemoryError: the newest run"), ("2026-12-06", "MemoryError: the one before")):
         started = datetime.datetime.fromisoformat(f"{day}T06:00:00+00:00").timestamp()
         text = "".join(lines).replace("RuntimeError: simulated kernel error", reason)
-        (machine_dir / unheaded.name.replace(".log", f"-{day}.log")).write_text(speedup_table.log_header(started) + text)
+        dated = machine_dir / unheaded.name.replace(".log", f"-{day}.log")
+        dated.write_text(speedup_table.log_header(started) + text)
     for age, log in enumerate(sorted(machine_dir.glob("*.log"), key=lambda log: log.name, reverse=True)):
         os.utime(log, (1e9 - age, 1e9 - age))  # a clone's file times: no order of the runs
     commit = unheaded.name[:8]
     assert [log.name for log in speedup_table.run_logs(tmp_path / "results", "box", commit)] == [
-        unheaded.name, unheaded.name.replace(".log", "-2026-12-06.log"), unheaded.name.replace(".log", "-2026-12-07.log")]
+        unheaded.name, unheaded.name.replace(".log", "-2026-12-06.log"),
+        unheaded.name.replace(".log", "-2026-12-07.log")]
     run = table(tmp_path)
     assert "[1] MemoryError: the newest run" in run.stdout and "simulated kernel error" not in run.stdout
     assert speedup_table.log_header(0) == "# make bench: asv run started 1970-01-01T00:00:00.000000Z\n"
@@ -168,12 +170,17 @@ def mangled(folder, field, value):
 @pytest.mark.parametrize("setup, args, message", [
     (lambda d: None, [], "no results folder"),
     (lambda d: d.mkdir(), [], "no asv results in"),
-    (lambda d: write_fake_results(d, "box"), ["--machine", "nope"], "no results for machine 'nope'; machines with results: box"),
+    (lambda d: write_fake_results(d, "box"), ["--machine", "nope"],
+     "no results for machine 'nope'; machines with results: box"),
     (lambda d: write_fake_results(d, "box"), ["--release", "0.1.0"], "no results for mlx 0.1.0 on machine 'box'"),
-    (lambda d: (write_fake_results(d, "box"), (d / "box" / "junk.json").write_text("{not json")), [], "junk.json is not an asv result file"),
-    (lambda d: (write_fake_results(d, "box"), (d / "box" / "foreign.json").write_text('{"hello": 1}')), [], "foreign.json is not an asv result file"),
-    (lambda d: (write_fake_results(d, "box"), mangled(d / "box", "commit_hash", None)), [], "is not an asv result file"),
-    (lambda d: (write_fake_results(d, "box"), mangled(d / "box", "results", {"bench_floor.Floor.time_latency": "x"})), [],
+    (lambda d: (write_fake_results(d, "box"), (d / "box" / "junk.json").write_text("{not json")), [],
+     "junk.json is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), (d / "box" / "foreign.json").write_text('{"hello": 1}')), [],
+     "foreign.json is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), mangled(d / "box", "commit_hash", None)), [],
+     "is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"),
+                mangled(d / "box", "results", {"bench_floor.Floor.time_latency": "x"})), [],
      "is not an asv result file"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "machine.json").unlink()), [],
      "box/machine.json cannot be read (No such file or directory), so asv skips the results beside it"),
@@ -244,12 +251,14 @@ def test_committed_tables_come_from_the_committed_results_and_old_results_read_a
         run = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb",
                               "--precision", precision], cwd=ROOT, capture_output=True, text=True)
         printed = (committed / f"speedup-mlx-0.32.4-{precision}-latency.md").read_text()
-        assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed) and len(table_rows(printed)) == TABLE_ROWS
+        assert run.returncode == 0 and table_rows(run.stdout) == table_rows(printed)
+        assert len(table_rows(printed)) == TABLE_ROWS
     memory = subprocess.run([sys.executable, "-m", "tools.speedup_table", "--machine", "h100-sxm-80gb", "--metric",
                              "memory", "--compiled"], cwd=ROOT, capture_output=True, text=True)
     printed = (committed / "memory-mlx-0.32.4.md").read_text()
-    assert memory.returncode == 0 and table_rows(memory.stdout) == table_rows(printed) \
-        and table_rows(printed)["Conv1d / dim=100x256x256 dim=8x3x256"][-1] == "28.1", "autotuned cuDNN: 14637 MB before"
+    assert memory.returncode == 0 and table_rows(memory.stdout) == table_rows(printed)
+    assert table_rows(printed)["Conv1d / dim=100x256x256 dim=8x3x256"][-1] == "28.1", \
+        "autotuned cuDNN: 14637 MB before"
     latency = table_rows((committed / "speedup-mlx-0.32.4-strict-latency.md").read_text())
     assert all(float(cells[1]) > 0 and float(cells[2]) > 0 for cells in latency.values()), \
         "mlx_cpu and cpu timed in every row (the full run of 2026-12-07)"
@@ -371,7 +380,8 @@ def test_compare_gives_the_spread_of_each_sides_gpu_processes_where_their_sample
     text = compare_tool.render(list(rows.values()), ["a", "b"], "markdown")
     cells = {cells_of(line)[0]: cells_of(line) for line in text.splitlines()[2:]}
     assert text.splitlines()[0].rstrip("| ").endswith("processes' spread")
-    assert cells["ReLU / dim=128x16x1024"][-2:] == ["1.14", "1.20"] and cells["ReLU / dim=64x128x1024"][-2:] == ["1.18", ""]
+    assert cells["ReLU / dim=128x16x1024"][-2:] == ["1.14", "1.20"]
+    assert cells["ReLU / dim=64x128x1024"][-2:] == ["1.18", ""]
     without = compare_tool.render([{**r, "spread": None} for r in rows.values()], ["a", "b"], "markdown")
     assert "spread" not in without, "no GPU processes' samples: no column"
     four = [gpu_run({"dim=128x16x1024": levels})

@@ -197,7 +197,8 @@ def test_fidelity_runs_its_passes_from_new_interpreters_end_to_end(tmp_path):
                          timeout=600)
     assert run.returncode == 0, run.stderr
     assert struct.unpack("i", request.read_bytes()) == (3,) and "held to a wake-up latency of 3 us" in run.stdout
-    progress = [re.sub(r"in \d+ s$", "in N s", line) for line in run.stderr.splitlines() if line.startswith("fidelity:")]
+    progress = [re.sub(r"in \d+ s$", "in N s", line)
+                for line in run.stderr.splitlines() if line.startswith("fidelity:")]
     assert progress == [f"fidelity: pass {n} of {fidelity.PROCESSES}: Floor on cpu (strict), 1 measured in N s"
                         for n in range(1, fidelity.PROCESSES + 1)]
     assert "cases asv put under 0.2 ms are not measured (--all)" in run.stdout
@@ -367,7 +368,8 @@ def test_the_cpus_taking_the_gpus_interrupts_are_where_the_kernel_delivers_the_l
     interrupts, irq = stand_in_interrupts(tmp_path, delivered={"45": "2", "46": "3"})
     assert gpu_interrupts.interrupt_cpus(interrupts, irq) == {2}, "line 46 has taken none: its CPU is not avoided"
     assert gpu_interrupts.cpus_avoiding({0, 1, 2, 3}, interrupts, irq) == ({0, 1, 3}, {2})
-    assert gpu_interrupts.interrupt_cpus(interrupts, tmp_path / "no-irq") == {2}, "the counts, where the kernel says nothing"
+    assert gpu_interrupts.interrupt_cpus(interrupts, tmp_path / "no-irq") == {2}, \
+        "the counts, where the kernel says nothing"
     unused = NVIDIA_INTERRUPTS.replace("9000", "   0")
     fresh, irq2 = stand_in_interrupts(tmp_path / "fresh", unused, delivered={"45": "0-1", "46": "3"})
     assert gpu_interrupts.interrupt_cpus(fresh, irq2) == {0, 1, 3}, "before any interrupt: wherever a line would go"
@@ -381,13 +383,15 @@ def test_the_cpus_taking_the_gpus_interrupts_are_where_the_kernel_delivers_the_l
 
 def test_avoiding_the_gpus_interrupts_says_in_one_line_when_there_is_nothing_to_avoid_or_left(tmp_path, monkeypatch):
     interrupts, irq = stand_in_interrupts(tmp_path, delivered={"45": "2"})
-    with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"^--avoid-gpu-interrupts: every CPU this process may "
-                                                                r"use \(2\) takes the GPU's interrupts; leave the option"):
+    with pytest.raises(gpu_interrupts.NoInterruptsError,
+                       match=r"^--avoid-gpu-interrupts: every CPU this process may use \(2\) takes the GPU's "
+                             r"interrupts; leave the option"):
         gpu_interrupts.cpus_avoiding({2}, interrupts, irq)
     other = tmp_path / "other"
     other.write_text("           CPU0\n  9:          0   IO-APIC   9-fasteoi   acpi\n")
     for table in (other, tmp_path / "missing"):
-        with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"shows no CPU taking the NVIDIA driver's interrupts, so none to avoid"):
+        with pytest.raises(gpu_interrupts.NoInterruptsError,
+                           match=r"shows no CPU taking the NVIDIA driver's interrupts, so none to avoid"):
             gpu_interrupts.cpus_avoiding({0}, table, irq)
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # as on macOS: the same line, no AttributeError
     with pytest.raises(gpu_interrupts.NoInterruptsError, match=r"so none to avoid \(Linux with NVIDIA's driver only\)"):
@@ -401,11 +405,13 @@ def test_processes_avoiding_the_gpus_interrupts_run_on_the_other_cpus(tmp_path, 
     interrupts, irq = stand_in_interrupts(tmp_path, interrupts_all_on(allowed[-1]), delivered={"45": str(allowed[-1])})
     real = gpu_interrupts.cpus_avoiding
     monkeypatch.setattr(gpu_interrupts, "cpus_avoiding", lambda: real(None, interrupts, irq))
-    processes.main(["Floor / dim=1", "--backend", "cpu", "--avoid-gpu-interrupts", "--processes", "2", "--seconds", "0.05"])
+    processes.main(["Floor / dim=1", "--backend", "cpu", "--avoid-gpu-interrupts", "--processes", "2",
+                    "--seconds", "0.05"])
     out = capsys.readouterr().out
     left = gpu_interrupts.cpu_list(allowed[:-1])
     assert out.startswith(f"pinned to CPUs {left}: CPUs {allowed[-1]} take the GPU's interrupts\n"), out
-    rows = {cells[0]: cells for cells in map(cells_of, out.splitlines()) if cells and cells[0] in ("process", "p1", "p2")}
+    rows = {cells[0]: cells for cells in map(cells_of, out.splitlines())
+            if cells and cells[0] in ("process", "p1", "p2")}
     column = rows["process"].index("CPUs")
     ran_on = {rows[p][column] for p in ("p1", "p2")}
     assert ran_on and all(set(map(int, cpus.split(","))) <= set(allowed[:-1]) for cpus in ran_on), out
@@ -428,22 +434,25 @@ def test_processes_name_the_cpus_that_took_the_gpus_interrupts_while_each_ran(tm
     p1, p2 = [(0.05, 10.0, 1, 3.0)], [(0.05, 40.0, 3, 3.0)]
     text = processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2], interrupts=["1:5000, 2:3", "0"])
     rows = {cells[0]: cells for cells in map(cells_of, text.splitlines()) if cells[0] in ("p1", "p2", "process")}
-    assert rows["process"][-1] == "GPU interrupts, CPU:count" and rows["p1"][-1] == "1:5000, 2:3" and rows["p2"][-1] == "0"
+    assert rows["process"][-1] == "GPU interrupts, CPU:count"
+    assert rows["p1"][-1] == "1:5000, 2:3" and rows["p2"][-1] == "0"
     assert "GPU interrupts" not in processes.report("ReLU / dim=128x16x1024", "cuda", "strict", [p1, p2])
 
 
 def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_one_line():
     def tool(*args):
-        return subprocess.run([sys.executable, "-m", "tools.processes", *args], cwd=ROOT, capture_output=True, text=True,
-                              env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), timeout=300)
+        return subprocess.run([sys.executable, "-m", "tools.processes", *args], cwd=ROOT, capture_output=True,
+                              text=True, env=dict(os.environ, MLXBENCH_BACKENDS="cpu"), timeout=300)
 
-    run = tool("ReLU / dim=128x16x1024", "--backend", "cpu", "--processes", "2", "--seconds", "0.2", "--cpu-affinity", "0")
+    run = tool("ReLU / dim=128x16x1024", "--backend", "cpu", "--processes", "2", "--seconds", "0.2",
+               "--cpu-affinity", "0")
     assert run.returncode == 0, run.stderr
     rows = [cells for cells in map(cells_of, run.stdout.splitlines()) if cells[0] in ("p1", "p2")]
     assert len(rows) == 2 and all(int(cells[-3]) > 0 and cells[-2] == "0" and float(cells[-4]) > 0 for cells in rows), \
         run.stdout
     for args, message in [(["ReLU / dim=1"], "error: no case 'ReLU / dim=1'"),
-                          (["ReLU / dim=128x16x1024", "--backend", "mlx_cpu"], "error: mlx_cpu is not in MLXBENCH_BACKENDS=cpu")]:
+                          (["ReLU / dim=128x16x1024", "--backend", "mlx_cpu"],
+                           "error: mlx_cpu is not in MLXBENCH_BACKENDS=cpu")]:
         refused = tool(*args)
         assert refused.returncode == 1 and refused.stderr.startswith(message) and refused.stderr.count("\n") == 1
 
@@ -452,7 +461,8 @@ def test_process_cost_adds_each_step_from_the_fork_to_the_process_gone():
     messages = [(step, 10.0 + n / 100) for n, step in enumerate(process_cost.STEPS[:-1], 1)]
     ms = process_cost.steps_ms(10.0, messages, 10.125)
     assert list(ms) == list(process_cost.STEPS)
-    assert all(ms[step] == pytest.approx(10.0) for step in process_cost.STEPS[:-1]) and ms["exit"] == pytest.approx(35.0)
+    assert all(ms[step] == pytest.approx(10.0) for step in process_cost.STEPS[:-1])
+    assert ms["exit"] == pytest.approx(35.0)
     assert sum(ms.values()) == pytest.approx(125.0), "the steps add up to the parent's clock, fork to exit"
 
 
@@ -469,7 +479,8 @@ def test_process_cost_times_a_forked_process_step_by_step_and_refuses_bad_input_
     assert len(rows) == 6, run.stdout
     for cells in rows:
         steps = dict(zip(process_cost.STEPS, map(float, cells[1:-2])))
-        assert all(value >= 0 for value in steps.values()) and float(cells[-2]) == pytest.approx(sum(steps.values()), abs=0.6)
+        assert all(value >= 0 for value in steps.values())
+        assert float(cells[-2]) == pytest.approx(sum(steps.values()), abs=0.6)
         assert steps["warm-up"] >= 1e3 * common.WARM_UP_SECONDS, "the suite's warm-up runs in the process's own time"
         assert steps["asv warm-up"] >= 1e3 * common.OpBenchmark.warmup_time
     assert all(cells[-1] == "25" for cells in rows if cells[0] != "median"), "fast cases take asv's 25 samples"
@@ -540,7 +551,8 @@ def test_processes_with_events_records_fidelitys_events_around_each_call_and_onl
     calls = []
     processes.timed_calls("ReLU / dim=128x16x1024", "cpu", "strict", 0.05, None, "driver", calls.append)
     timed = log[log.index(("start", "own stream")):]  # the warm-up's calls come first, without events
-    assert calls and timed == [("start", "own stream"), ("call", None), ("end", "own stream"), ("end waited", None)] * len(calls)
+    one_call = [("start", "own stream"), ("call", None), ("end", "own stream"), ("end waited", None)]
+    assert calls and timed == one_call * len(calls)
     assert instruments == ["driver"], "the events of the instrument asked for"
     assert "device events (the CUDA driver's) recorded around each call" in processes.report(
         "ReLU / dim=128x16x1024", "cuda", "strict", [calls], with_events="driver")
@@ -552,7 +564,8 @@ def test_processes_with_events_records_fidelitys_events_around_each_call_and_onl
         "--with-events records device events: cpu is no GPU backend (give one of mlx_gpu, mps, cuda, mlx_gpu_compile)")
     with pytest.raises(SystemExit):  # the driver's events parse, and are refused off the GPU alike
         processes.main(["ReLU / dim=128x16x1024", "--backend", "cpu", "--with-events", "driver"])
-    assert capsys.readouterr().err.strip().endswith("cpu is no GPU backend (give one of mlx_gpu, mps, cuda, mlx_gpu_compile)")
+    assert capsys.readouterr().err.strip().endswith(
+        "cpu is no GPU backend (give one of mlx_gpu, mps, cuda, mlx_gpu_compile)")
 
 
 def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
@@ -588,8 +601,10 @@ def test_fidelity_judges_only_cases_above_the_threshold_and_names_the_floor():
     assert "floor (synchronised one-element op, by events): cuda 0.030 ms" in text
     assert "host clock over events on the same calls: median 1.010, furthest 1.010" in text
     # big: 1.04 over 1.02 (within); off: 0.40 over 0.60, spread: 0.85 over 1.2, asv spread 0.80 over 1.2 (off)
-    assert "against the events of the first 25 calls after the case's warm-up in each process (asv's window): 1 of 4 within 5%" in text
-    per_backend = {cells[0]: cells[1:] for cells in map(cells_of, text.splitlines()) if cells and cells[0] in GPU_BACKENDS}
+    assert ("against the events of the first 25 calls after the case's warm-up in each process (asv's window): "
+            "1 of 4 within 5%") in text
+    per_backend = {cells[0]: cells[1:] for cells in map(cells_of, text.splitlines())
+                   if cells and cells[0] in GPU_BACKENDS}
     assert per_backend == {"cuda": ["3", "1", "2", "0", "0.850"], "mlx_gpu": ["1", "0", "0", "1", "0.800"]}
 
 
@@ -634,7 +649,8 @@ def test_two_equal_runs_agree_and_a_slower_case_is_named(tmp_path, capsys):
     assert "asv's table marks 0 changed (beyond x1.1 and significant by its test: + or -); 0 more" in same
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "slow"), "--machine", "box"]) == 1
     slow = capsys.readouterr().out
-    assert "beyond x1.1: 1" in slow and "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
+    assert "beyond x1.1: 1" in slow
+    assert "bench_activations.Softmax.time_latency('dim=64x1000000 axi=-1', 'cpu'): x3.000" in slow
     assert "asv's table marks 1 changed" in slow, "no samples: asv's test is the factor alone"
     write_fake_results(tmp_path / "failed", "box", failed=("Softmax / dim=64x1000000 axi=-1", "cpu"))
     assert stability.main([str(tmp_path / "one"), str(tmp_path / "failed"), "--machine", "box"]) == 0
@@ -656,7 +672,8 @@ def test_stability_shows_a_shift_that_a_modules_cases_shared():
               ("bench_activations.SiLU.time_latency('c', 'cuda')", "cuda", "0.2-1 ms", 1.01, None),
               ("bench_linalg.MatMul.time_latency('d', 'cuda', 'strict')", "cuda", "1-10 ms", 1.05, None)]
     rows = {tuple(cells_of(line)[:2]): cells_of(line)[2:] for line in stability.by_module(ratios).splitlines()[2:]}
-    assert rows == {("bench_activations", "cuda"): ["3", "0.950", "2", "0"], ("bench_linalg", "cuda"): ["1", "1.050", "0", "1"]}
+    assert rows == {("bench_activations", "cuda"): ["3", "0.950", "2", "0"],
+                    ("bench_linalg", "cuda"): ["1", "1.050", "0", "1"]}
 
 
 def test_stability_reads_the_benchmark_list_of_the_runs_it_compares(tmp_path, capsys, monkeypatch):
@@ -678,7 +695,8 @@ def test_stability_compares_only_the_figures_selected_and_refuses_a_bad_selectio
     write_fake_results(tmp_path / "two", "box", with_gpu=True, slower=("Softmax / dim=64x1000000 axi=-1", "cpu"))
     shutil.copy(ROOT / "results" / "benchmarks.json", tmp_path / "two")
     args = [str(tmp_path / "one"), str(tmp_path / "two"), "--machine", "box"]
-    assert stability.main(args) == 1 and "244 figures in both runs" in capsys.readouterr().out, "mlx_gpu, mlx_cpu, mps, cpu"
+    assert stability.main(args) == 1 and "244 figures in both runs" in capsys.readouterr().out, \
+        "mlx_gpu, mlx_cpu, mps, cpu"
     assert stability.main([*args, "--backends", "mlx_gpu,mlx_cpu"]) == 0
     out = capsys.readouterr().out
     assert "122 figures in both runs" in out and "beyond x1.1: 0" in out
@@ -739,9 +757,9 @@ def test_profile_case_refuses_bad_input_in_one_line(args, message):
     assert run.returncode == 1 and run.stderr.strip().startswith(message) and run.stderr.strip().count("\n") == 0
 
 
-@pytest.mark.parametrize("kind, text, value", [(int, "3", 3), (float, "0.25", 0.25), (int, "0", None), (int, "-2", None),
-                                              (int, "1.5", None), (int, "x", None), (float, "nan", None),
-                                              (float, "inf", None), (float, "-0.1", None)])
+@pytest.mark.parametrize("kind, text, value", [(int, "3", 3), (float, "0.25", 0.25), (int, "0", None),
+                                              (int, "-2", None), (int, "1.5", None), (int, "x", None),
+                                              (float, "nan", None), (float, "inf", None), (float, "-0.1", None)])
 def test_a_count_option_takes_a_finite_number_above_zero_and_names_what_it_counts(kind, text, value):
     parse = options.above_zero(kind, "number of calls")
     if value is not None:

@@ -55,8 +55,8 @@ def write_fake_results(results_dir, machine, with_gpu=False, failed=None, releas
     `env_name`: asv's name of the environment that ran it."""
     results_dir = Path(results_dir)
     (results_dir / machine).mkdir(parents=True, exist_ok=True)
-    asv_util.write_json(str(results_dir / machine / "machine.json"), {"machine": machine, "version": Machine.api_version},
-                        Machine.api_version)
+    asv_util.write_json(str(results_dir / machine / "machine.json"),
+                        {"machine": machine, "version": Machine.api_version}, Machine.api_version)
     commit = timeline.build()[release]
     params = {"machine": machine, "python": "3.11.7", "mlx": release, "torch": "2.13.0", "numpy": "2.4.6"}
     result = Results(params, {}, commit, 0, "3.11", env_name, {})
@@ -183,7 +183,8 @@ def stand_in_interrupts(tmp_path, table=NVIDIA_INTERRUPTS, delivered=None, proje
         (irq / number / "effective_affinity_list").write_text(cpus + "\n")
     if project is not None:
         module = project / "tools" / "gpu_interrupts.py"
-        module.write_text(module.read_text().replace('INTERRUPTS = "/proc/interrupts"', f"INTERRUPTS = {str(interrupts)!r}")
+        module.write_text(module.read_text()
+                          .replace('INTERRUPTS = "/proc/interrupts"', f"INTERRUPTS = {str(interrupts)!r}")
                           .replace('IRQ_FOLDER = "/proc/irq"', f"IRQ_FOLDER = {str(irq)!r}"))
     return interrupts, irq
 
