@@ -3,7 +3,8 @@
 # Why: both pairs with four processes a figure came from busy hosts (h100-2026-12-07d, -07e), and the
 # one quiet pair (-07b, three processes) missed on 4 figures, all mlx_gpu under 0.2 ms, where an MLX
 # process on the CPU that takes the GPU's interrupts runs slower (docs/timing-checks.md). So:
-# 1. the floor and ReLU through `make bench` with `--avoid-gpu-interrupts` as the pair (about 1 minute). If torch's
+# 1. the floor and ReLU through `make bench` (about 1 minute), with `--avoid-gpu-interrupts` as the
+#    pair runs (-07g: x1.353 for torch without it, the pair's runs x1.10 with it). If torch's
 #    processes differed by more than x1.05 (BUSY_SPREAD; quiet hosts gave x1.009-1.019, and MLX's own
 #    spread is higher on any host), stop: give the lease back and stage another;
 # 2. otherwise the strict float32 latency half twice with `--avoid-gpu-interrupts` (three processes a
@@ -16,8 +17,6 @@ rm -rf /tmp/mb/results/$M
 # little device time left: the runs' own notes still say how busy the host was)
 busy_limit=${BUSY_LIMIT:-1.05}
 if [ "$busy_limit" != skip ]; then
-  # with the pair's own option: on 2026-12-07g the check without it said x1.353 (cuda) and the pair's
-  # runs with it x1.099 and x1.096 on the same host
   bench_run F 150 mlx_gpu,cuda latency --bench 'bench_floor|ReLU\.time_latency' --avoid-gpu-interrupts
   mark "F: $(grep -E '^note: ' $L/latency-F.log)"
   torch_spread=$(grep -o 'x[0-9.]* (cuda)' $L/latency-F.log | head -1 | tr -dc '0-9.')
