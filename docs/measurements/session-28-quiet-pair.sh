@@ -4,10 +4,11 @@
 # one quiet pair (-07b, three processes) missed on 4 figures, all mlx_gpu under 0.2 ms, where an MLX
 # process on the CPU that takes the GPU's interrupts runs slower (docs/timing-checks.md). So:
 # 1. the floor and ReLU through `make bench` (about 1 minute), with `--avoid-gpu-interrupts` as the
-#    pair runs (torch: x1.353 without it in -07g, x1.355 with it in -07h; both pairs' runs
-#    x1.10-1.12). If torch's processes differed by more than x1.05 (BUSY_SPREAD; quiet hosts gave
-#    x1.009-1.019, and MLX's own spread is higher on any host), stop: give the lease back and stage
-#    another;
+#    pair runs (torch: x1.353 without it in -07g, x1.355 with it in -07h). If torch's processes
+#    differed by more than x1.05 (BUSY_SPREAD; the same 16 figures read x1.016 and x1.034 in the
+#    quiet -07b's two runs, x1.19-1.55 in the busy -07g's and -07h's, so the check is not misled by
+#    being the machine's first minute; MLX's own spread is higher on any host), stop: give the lease
+#    back and stage another;
 # 2. otherwise the strict float32 latency half twice with `--avoid-gpu-interrupts` (three processes a
 #    figure), then tools.stability between them, to hold against -07b's 4 of 177.
 # Stage it with `bash docs/measurements/stage-lease.sh docs/measurements/session-28-quiet-pair.sh`.
