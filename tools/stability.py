@@ -207,7 +207,7 @@ def by_process(ratios, factor, rounds=OpBenchmark.gpu_rounds):
 
 
 # A GPU figure's processes, highest over lowest, median over a run's figures of a backend: 1.009-1.046
-# on the quiet H100 hosts of 2026-12-06/07, 1.084-1.516 on the busy ones; pairs of whole GPU halves
+# on the quiet H100 hosts of 2026-12-06/07, 1.084-1.560 on the busy ones; pairs of whole GPU halves
 # put 4 of 177 and 21 of 223 figures beyond x1.1 on quiet hosts, 27, 39, 52 and 54 of 177 and 51 of
 # 223 on busy ones (docs/timing-checks.md).
 BUSY_SPREAD = 1.05
