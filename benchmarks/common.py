@@ -365,15 +365,19 @@ class OpBenchmark(abc.ABC):
         """An error inside that means the framework lacks the op in `dtype` on `backend` turns into
         NotImplementedError (asv's skip), saying so. Lacking is told by trying, not from a list: a small
         form of the case (same rank and axis) fails in `dtype` as well but runs in float32. An error of
-        the full-size case alone is a failure, as in float32, never a skip."""
+        the full-size case alone is a failure, as in float32, never a skip. So is a NotImplementedError
+        of the framework's own (torch's word for an op it lacks on a device): asv would skip it."""
         try:
             yield
         except Exception as error:
-            if dtype == "float32" or isinstance(error, NotImplementedError) or not self._lacks(label, backend, dtype):
-                raise
             first_line = (str(error).splitlines() or [""])[0]
-            raise NotImplementedError(f"{backend.name} has no {dtype} {type(self).__name__} here "
-                                      f"({type(error).__name__}: {first_line})") from error
+            if dtype != "float32" and self._lacks(label, backend, dtype):
+                raise NotImplementedError(f"{backend.name} has no {dtype} {type(self).__name__} here "
+                                          f"({type(error).__name__}: {first_line})") from error
+            if isinstance(error, NotImplementedError):
+                raise RuntimeError(f"{backend.name} cannot run {type(self).__name__} / {label} "
+                                   f"(NotImplementedError: {first_line})") from error
+            raise
 
     def _lacks(self, label, backend, dtype):
         small = Case.parse(label).scaled_down(DTYPE_PROBE_ELEMENTS).label

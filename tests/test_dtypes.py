@@ -2,6 +2,7 @@
 lacks on a backend skipping with its reason while a failure stays a failure."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -86,11 +87,11 @@ def test_backends_convert_floating_inputs_as_the_reference_rounds_them_and_leave
     assert str(table.dtype).endswith(dtype)
 
 
-def relu_that(fails):
+def relu_that(fails, error=RuntimeError, message="\"relu_cpu\" not implemented for 'Half'"):
     """torch's ReLU, raising where `fails(x)` says (a kernel the framework lacks, or one that breaks)."""
     def op(x):
         if fails(x):
-            raise RuntimeError("\"relu_cpu\" not implemented for 'Half'")
+            raise error(message)
         return F.relu(x)
     return op
 
@@ -116,6 +117,39 @@ def test_a_failure_in_a_dtype_stays_a_failure(fails):
     bench = ReLU()
     bench.torch = relu_that(fails)
     with pytest.raises(RuntimeError, match="not implemented for 'Half'"):
+        bench.setup(LABEL, "cpu", "float16")
+    bench.teardown(LABEL, "cpu", "float16")
+
+
+MPS_LACKS = "The operator 'aten::relu' is not currently implemented for the MPS device."
+
+
+def test_an_op_that_raises_not_implemented_fails_and_is_not_skipped():
+    """torch says NotImplementedError for an op it lacks on a device, and asv and the tests read that
+    exception as a skip: the harness makes it the case's failure on that backend."""
+    from test_ops import checked_output
+
+    bench = ReLU()
+    bench.torch = relu_that(lambda x: True, NotImplementedError, MPS_LACKS)
+    failure = rf"^cpu cannot run ReLU / {LABEL} \(NotImplementedError: {re.escape(MPS_LACKS)}\)$"
+    for dtype in ("float32", "float16"):  # float16: float32 fails as well, so nothing is lacking in float16
+        with pytest.raises(RuntimeError, match=failure):
+            bench.setup(LABEL, "cpu", dtype)
+        bench.teardown(LABEL, "cpu", dtype)
+        with pytest.raises(RuntimeError, match=failure):
+            bench.compute(LABEL, BACKENDS["cpu"], "strict", dtype)
+
+    class Lacking(ReLU):  # the tests' path, which makes its own instance of the family
+        torch = staticmethod(relu_that(lambda x: True, NotImplementedError, MPS_LACKS))
+
+    with pytest.raises(RuntimeError, match=failure.replace("ReLU", "Lacking")):
+        checked_output(Lacking, LABEL, LABEL, "cpu", "strict", "float32")
+
+
+def test_a_dtype_lacked_with_not_implemented_still_skips():
+    bench = ReLU()
+    bench.torch = relu_that(lambda x: x.dtype == torch.float16, NotImplementedError, MPS_LACKS)
+    with pytest.raises(NotImplementedError, match=r"^cpu has no float16 ReLU here \(NotImplementedError: "):
         bench.setup(LABEL, "cpu", "float16")
     bench.teardown(LABEL, "cpu", "float16")
 
