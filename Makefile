@@ -2,7 +2,8 @@
 # Both create .venv with the pinned packages first.
 
 PYTHON ?= python3
-VENV := .venv
+# Not a knob: `clean` deletes it, so a value given on the command line (VENV=..) must not count.
+override VENV := .venv
 PY := $(VENV)/bin/python
 ASV_ARGS ?=
 

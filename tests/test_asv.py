@@ -223,6 +223,12 @@ def bench(*args, backends="", home=None, cwd=ROOT):
                           text=True)
 
 
+def test_make_clean_deletes_the_project_folders_alone_whatever_venv_is_given():
+    dry_run = subprocess.run(["make", "-n", "clean", "VENV=.."], cwd=ROOT, capture_output=True, text=True)
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert dry_run.stdout.split() == ["rm", "-rf", ".venv", ".asv", "html", "html-upstream"]
+
+
 def test_main_job_refuses_an_unknown_backend_in_one_line_before_running():
     run = bench("--quick", backends="mlx_cpu,tpu")
     assert run.returncode == 1 and run.stderr.strip().count("\n") == 0
