@@ -93,5 +93,7 @@ def test_a_malformed_ceilings_file_names_the_line(tmp_path, capsys):
     write_fake_results(tmp_path / "results", "box")
     (tmp_path / "results" / "box" / "ceilings.txt").write_text("cpu bandwidth\n")
     assert speedup_table.main(["--results", str(tmp_path / "results"), "--metric", "bandwidth"]) == 1
-    assert capsys.readouterr().err == (f"error: {tmp_path / 'results' / 'box' / 'ceilings.txt'}:1: expected 'BACKEND "
-                                       "CEILING VALUE', got 'cpu bandwidth'; run python -m tools.ceilings again\n")
+    path = tmp_path / "results" / "box" / "ceilings.txt"
+    assert capsys.readouterr().err == (f"error: {path}:1: expected 'BACKEND CEILING VALUE', got 'cpu bandwidth'; mend "
+                                       f"the line, restore it (git checkout -- {path}) or delete it and run python -m "
+                                       "tools.ceilings\n")

@@ -167,6 +167,15 @@ def mangled(folder, field, value):
     path.write_text(json.dumps(data))
 
 
+def started_as_text(folder):
+    """The result file in `folder` with a benchmark's start a string: asv's loader takes it, ordering fails."""
+    path, = (p for p in folder.glob("*.json") if p.name != "machine.json")
+    data = json.loads(path.read_text())
+    first = next(iter(data["results"].values()))
+    first[data["result_columns"].index("started_at")] = "x"
+    path.write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize("setup, args, message", [
     (lambda d: None, [], "no results folder"),
     (lambda d: d.mkdir(), [], "no asv results in"),
@@ -182,6 +191,11 @@ def mangled(folder, field, value):
     (lambda d: (write_fake_results(d, "box"),
                 mangled(d / "box", "results", {"bench_floor.Floor.time_latency": "x"})), [],
      "is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), mangled(d / "box", "results", [])), [], "is not an asv result file"),
+    (lambda d: (write_fake_results(d, "box"), started_as_text(d / "box")), [],
+     "is not an asv result file (a benchmark's start is not asv's milliseconds)"),
+    (lambda d: (write_fake_results(d, "box"), (d / "box" / "gone.json").symlink_to(d / "nowhere.json")), [],
+     "gone.json is not an asv result file (No such file or directory)"),
     (lambda d: (write_fake_results(d, "box"), (d / "box" / "machine.json").unlink()), [],
      "box/machine.json cannot be read (No such file or directory), so asv skips the results beside it"),
 ])

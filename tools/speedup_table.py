@@ -74,9 +74,11 @@ def load_results(results_dir, machine=None):
             result.commit_hash[:8]  # asv's loader takes valid JSON of another shape; reading it would fail
             for key in result.get_all_result_keys():
                 result.get_result_value(key, result.get_result_params(key))
-        except (asv_util.UserError, TypeError, ValueError, KeyError) as error:
-            raise TableError(f"{path} is not an asv result file ({str(error).splitlines()[0]}); "
-                             f"move it out of {results_dir}")
+            if not all(isinstance(started, (int, float)) for started in result.started_at.values()):
+                raise ValueError("a benchmark's start is not asv's milliseconds")
+        except (asv_util.UserError, OSError, TypeError, ValueError, KeyError, AttributeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
+            raise TableError(f"{path} is not an asv result file ({reason}); move it out of {results_dir}")
         by_machine.setdefault(machine_name, []).append(result)
     if not by_machine:
         raise TableError(f"no asv results in {results_dir}; run `make bench` first")
@@ -386,8 +388,9 @@ def load_ceilings(results_dir, machine):
                 backend, key, value = line.split()
                 found.setdefault(backend, {})[key] = float(value)
             except ValueError:
-                raise TableError(f"{path}:{number}: expected 'BACKEND CEILING VALUE', got {line!r}; "
-                                 "run python -m tools.ceilings again")
+                raise TableError(f"{path}:{number}: expected 'BACKEND CEILING VALUE', got {line!r}; mend the "
+                                 f"line, restore it (git checkout -- {path}) or delete it and run "
+                                 "python -m tools.ceilings")
     return found
 
 
