@@ -35,26 +35,61 @@ class TimelineError(Exception):
     """A problem a user can fix; its message says how."""
 
 
-def read_releases(path=RELEASES):
+def read_releases(path=None):
+    """[(version, date)] of the release list, oldest first. Every line is checked here, so that a bad one
+    is named by its line number, not by git half-way through a build."""
+    path = Path(path or RELEASES)
     try:
-        text = Path(path).read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise TimelineError(f"cannot read the release list {path} ({error.strerror}); restore it from git "
                             "or run `make releases`")
-    releases = []
+    except UnicodeDecodeError as error:
+        raise TimelineError(f"{path} is not UTF-8 text (byte {error.start} cannot be decoded); restore it from git "
+                            "or run `make releases`") from None
+    releases, line_of = [], {}
     for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        try:
-            version, date = line.split()
-            datetime.date.fromisoformat(date)
-        except ValueError:
-            raise TimelineError(f"{path}:{number}: expected 'VERSION YYYY-MM-DD', got {line!r}; run `make releases`")
+        problem = _line_problem(line.split())
+        if problem:
+            raise TimelineError(f"{path}:{number}: expected 'VERSION YYYY-MM-DD', got {line!r}; run `make releases` "
+                                f"(or mend the line: {problem})")
+        version, date = line.split()
+        if version in line_of:
+            raise TimelineError(f"{path}:{number}: mlx {version} is listed again (first on line {line_of[version]}); "
+                                "delete one of the two lines or run `make releases`")
+        line_of[version] = number
         releases.append((version, date))
     if not releases:
         raise TimelineError(f"{path} lists no release; run `make releases`")
     return releases
+
+
+def _line_problem(fields):
+    """Why the fields of a list line are no release, or None. The version becomes a git tag and the date
+    a commit date, so both must be written the one way the index and `make releases` write them."""
+    if len(fields) != 2:
+        return "a version and a date, separated by a space"
+    version, date = fields
+    if not _is_canonical_version(version):
+        return f"{version!r} is no version as the package index writes one, e.g. 0.32.4"
+    try:
+        if datetime.date.fromisoformat(date).isoformat() == date:
+            return None
+    except ValueError:
+        pass
+    return f"{date!r} is no date YYYY-MM-DD"
+
+
+def _is_canonical_version(version):
+    from pip._vendor.packaging.version import InvalidVersion, Version
+
+    try:
+        return str(Version(version)) == version
+    except InvalidVersion:
+        return False
 
 
 def fetch_releases(package="mlx"):
@@ -70,8 +105,8 @@ def fetch_releases(package="mlx"):
     try:
         response = PipSession().get(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60)
         response.raise_for_status()
-        files = response.json()["files"]
-    except (RequestException, ValueError, KeyError) as error:
+        files = list(response.json()["files"])
+    except (RequestException, ValueError, KeyError, TypeError) as error:
         raise TimelineError(f"cannot read {package}'s releases from {url} ({type(error).__name__}: "
                             f"{str(error).splitlines()[0] if str(error) else 'no JSON file list'}); check the network "
                             "and pip's index (PIP_INDEX_URL); the list was left as it was")
@@ -85,7 +120,11 @@ def fetch_releases(package="mlx"):
         if parsed.is_prerelease or parsed.is_devrelease or not file.get("upload-time"):
             continue
         date = file["upload-time"][:10]
+        version = str(parsed)  # the one spelling read_releases accepts
         first_upload[version] = min(date, first_upload.get(version, date))
+    if not first_upload:
+        raise TimelineError(f"{url} lists no final release of {package} ({len(files)} files listed); check pip's "
+                            "index (PIP_INDEX_URL); the list was left as it was")
     return sorted(first_upload.items(), key=lambda item: Version(item[0]))
 
 
@@ -102,16 +141,48 @@ def _pip_config(key):
     return run.stdout.strip() if run.returncode == 0 else None
 
 
-def write_releases(releases, path=RELEASES):
-    """Replace the list atomically: a failed refresh leaves the old one whole."""
-    text = HEADER + "".join(f"{version} {date}\n" for version, date in releases)
-    with tempfile.NamedTemporaryFile("w", dir=Path(path).parent, delete=False) as tmp:
-        tmp.write(text)
+def refresh(path=None):
+    """Re-read the list from the package index and write it; the releases written."""
+    path = Path(path or RELEASES)
+    releases = fetch_releases()
+    _check_nothing_dropped(releases, path)
+    write_releases(releases, path)
+    return releases
+
+
+def _check_nothing_dropped(fetched, path):
+    """An index never removes a release: one that lacks a listed release answered in part or wrongly,
+    and writing its answer would rebuild the timeline without results' releases."""
     try:
-        os.chmod(tmp.name, 0o644)  # a committed file, readable by all (the temporary file is private)
-        os.replace(tmp.name, path)
-    finally:
-        Path(tmp.name).unlink(missing_ok=True)
+        listed = read_releases(path)
+    except TimelineError:
+        return  # a list that cannot be read is what a refresh is for
+    kept = {version for version, _ in fetched}
+    lost = [version for version, _ in listed if version not in kept]
+    if lost:
+        named = ", ".join(lost[:3]) + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
+        raise TimelineError(f"the package index lists {len(fetched)} releases of mlx and would drop {len(lost)} of the "
+                            f"{len(listed)} in {path} ({named}); an index never removes a release, so its answer is "
+                            "partial or wrong: check pip's index (PIP_INDEX_URL) and retry, or delete those lines if "
+                            "they were never released; the list was left as it was")
+
+
+def write_releases(releases, path=None):
+    """Replace the list atomically: a failed refresh leaves the old one whole."""
+    path = Path(path or RELEASES)
+    text = HEADER + "".join(f"{version} {date}\n" for version, date in releases)
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as tmp:
+            try:
+                tmp.write(text)
+                tmp.close()
+                os.chmod(tmp.name, 0o644)  # a committed file, readable by all (the temporary file is private)
+                os.replace(tmp.name, path)
+            finally:
+                Path(tmp.name).unlink(missing_ok=True)
+    except OSError as error:
+        raise TimelineError(f"cannot write {path} ({error.strerror or error}); make {path.parent} writable and run "
+                            "`make releases` again; the list was left as it was") from None
 
 
 def _git(repo, *args, **kwargs):
@@ -136,20 +207,38 @@ def _fast_import_stream(releases):
     return "\n".join(lines) + "\n"
 
 
-def build(releases=None, repo=REPO):
+def build(releases=None, repo=None):
     """Create the timeline repository, or rebuild it if it no longer matches the list; {version: hash}."""
     releases = releases or read_releases()
+    repo = Path(repo or REPO)
     if _current(repo) != [version for version, _ in releases]:
-        # Built aside and swapped in: a build that fails leaves the timeline as it was.
-        new = Path(repo).with_name(Path(repo).name + ".new")
-        shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
-        _git(new, "init", "--quiet", "--initial-branch", BRANCH)
-        _git(new, "fast-import", "--quiet", input=_fast_import_stream(releases))
-        _git(new, "reset", "--quiet", "--hard", BRANCH)
+        # Built aside and swapped in: a build that fails leaves the timeline as it was, and nothing beside it.
+        new = repo.with_name(repo.name + ".new")
+        try:
+            _build_into(new, releases)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
         shutil.rmtree(repo, ignore_errors=True)
         os.replace(new, repo)
     return hashes(repo)
+
+
+def _build_into(new, releases):
+    stream = _fast_import_stream(releases)
+    shutil.rmtree(new, ignore_errors=True)
+    try:
+        new.mkdir(parents=True)
+        _git(new, "init", "--quiet", "--initial-branch", BRANCH)
+        _git(new, "fast-import", "--quiet", input=stream)
+        _git(new, "reset", "--quiet", "--hard", BRANCH)
+    except subprocess.CalledProcessError as error:
+        said = (error.stderr or "").strip().splitlines()
+        raise TimelineError(f"git could not build the timeline in {new} ({said[0] if said else error}); check the "
+                            f"versions of {RELEASES} (`make releases` rewrites it) and that git works") from None
+    except OSError as error:
+        raise TimelineError(f"cannot build the timeline in {new} ({error.strerror or error}); check that "
+                            f"{new.parent} is writable and git is installed") from None
 
 
 def _current(repo):
@@ -160,13 +249,13 @@ def _current(repo):
     return [subject.removeprefix("mlx ") for subject in log.split()] if log else None
 
 
-def hashes(repo=REPO):
+def hashes(repo=None):
     """{version: commit hash} of the timeline repository."""
-    log = _git(repo, "log", "--reverse", "--format=%H %s", BRANCH)
+    log = _git(repo or REPO, "log", "--reverse", "--format=%H %s", BRANCH)
     return {line.split()[2]: line.split()[0] for line in log.splitlines()}
 
 
-def commit_of(version, repo=REPO):
+def commit_of(version, repo=None):
     found = hashes(repo).get(version)
     if found is None:
         raise TimelineError(
@@ -185,8 +274,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "refresh":
-            releases = fetch_releases()
-            write_releases(releases)
+            releases = refresh()
             print(f"{RELEASES.relative_to(ROOT)}: {len(releases)} releases, newest {releases[-1][0]}")
         elif args.command == "build":
             print(f"{REPO.relative_to(ROOT)}: {len(build())} releases")
