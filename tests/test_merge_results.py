@@ -1,9 +1,15 @@
 """Copying a short run's figures into another results folder (tools.merge_results)."""
 
+import errno
 import itertools
+import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from asv.results import iter_results_for_machine
 
@@ -84,3 +90,137 @@ def test_bad_input_is_one_line_and_leaves_the_target_as_it_was(tmp_path):
     run = merge(str(other_release), "--machine", "box", "--into", str(committed), "--backends", "cpu")
     assert run.returncode == 1 and "has no result of box for commit" in run.stderr, run.stderr
     assert target.read_bytes() == saved
+
+
+def merge_in_process(*args):
+    """The one-line error of a run of the tool in this process (where the os module can be patched), else None."""
+    from tools import merge_results
+
+    try:
+        merge_results.main([*args])
+    except SystemExit as exit:
+        return exit.code
+    return None
+
+
+def make_immutable(monkeypatch, path, calls=("mkdir", "link", "replace", "rename")):
+    """Have the os module's `calls` refuse, as for an immutable file or folder (`chattr +i`), to create, link, rename
+    or replace `path` or an entry of it: root writes where chmod forbids, and only root may chattr."""
+    path = os.path.abspath(path)
+
+    def touches(name, args):
+        entries = [args[0]] if name == "mkdir" else [args[1]] if name == "link" else args[:2]  # created or removed
+        return any(os.path.abspath(entry) == path or os.path.dirname(os.path.abspath(entry)) == path
+                   for entry in entries) or (name == "link" and os.path.abspath(args[0]) == path)
+
+    for name in calls:
+        def refusing(*args, name=name, real=getattr(os, name), **kwargs):
+            if touches(name, args):
+                raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(args[0]))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(os, name, refusing)
+
+
+def folder_state(folder):
+    return {path.name: path.read_bytes() for path in sorted(Path(folder).rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("unwritable, named", [("committed", "in {committed}"), ("committed/box", "{committed}/box/")])
+def test_an_unwritable_target_folder_is_one_line_and_changes_nothing(tmp_path, monkeypatch, unwritable, named):
+    short_run, committed = tmp_path / "run", tmp_path / "committed"
+    write_fake_results(short_run, "box", cuda=True, slower=("ReLU / dim=128x16x1024", "cuda"))
+    write_fake_results(committed, "box", cuda=True)
+    before = folder_state(committed)
+    make_immutable(monkeypatch, tmp_path / unwritable)
+    error = merge_in_process(str(short_run), "--machine", "box", "--into", str(committed), "--backends", "cuda")
+    assert error.startswith(f"error: cannot write {named.format(committed=committed)}") and "\n" not in error, error
+    assert "(Operation not permitted): make it writable, then merge again; nothing was changed" in error, error
+    monkeypatch.undo()
+    assert folder_state(committed) == before and sorted(committed.iterdir()) == [committed / "box"]
+
+
+@pytest.mark.parametrize("calls", [("link", "replace"), ("replace",)], ids=["immutable", "refused-when-replaced"])
+def test_a_days_file_that_cannot_be_replaced_leaves_the_result_file_as_it_was(tmp_path, monkeypatch, calls):
+    short_run, committed = tmp_path / "run", tmp_path / "committed"
+    write_fake_results(short_run, "box", cuda=True, slower=("ReLU / dim=128x16x1024", "cuda"))
+    write_fake_results(committed, "box", cuda=True)
+    dates = committed / "box" / "figure-dates.tsv"
+    dates.write_text("")
+    before = folder_state(committed)
+    make_immutable(monkeypatch, dates, calls)  # refused-when-replaced: once the result file is already in place
+    error = merge_in_process(str(short_run), "--machine", "box", "--into", str(committed), "--backends", "cuda")
+    assert error.startswith(f"error: cannot write {dates} (Operation not permitted)") and "\n" not in error, error
+    monkeypatch.undo()
+    assert folder_state(committed) == before and sorted(committed.iterdir()) == [committed / "box"]
+
+
+def truncate(path):
+    path.write_text(path.read_text()[:500])
+
+
+def reshape(**fields):
+    """A change of a result file that keeps it valid JSON: its `fields` replaced (None: removed)."""
+    def change(path):
+        data = json.loads(path.read_text())
+        for field, value in fields.items():
+            data.pop(field) if value is None else data.__setitem__(field, value)
+        path.write_text(json.dumps(data))
+    return change
+
+
+def short_row(path):
+    data = json.loads(path.read_text())
+    data["results"][RELU][0] = data["results"][RELU][0][:3]
+    path.write_text(json.dumps(data))
+
+
+BROKEN = {"truncated": (truncate, "cannot be read as an asv result file (Error parsing JSON"),
+          "results-a-list": (reshape(results=[]), "cannot be read as an asv result file"),
+          "no-commit_hash": (reshape(commit_hash=None), "missing key 'commit_hash'"),
+          "commit_hash-a-number": (reshape(commit_hash=7), "cannot be read as an asv result file"),
+          "a-row-too-short": (short_row, f"{RELU}: 3 values for 36 parameter combinations")}
+
+
+@pytest.mark.parametrize("damage", BROKEN.values(), ids=BROKEN.keys())
+def test_an_unreadable_source_file_is_named_not_the_options(tmp_path, damage):
+    short_run, committed = tmp_path / "run", tmp_path / "committed"
+    write_fake_results(short_run, "box", cuda=True)
+    write_fake_results(committed, "box", cuda=True)
+    before = folder_state(committed)
+    source, = (short_run / "box").glob("*-existing-fake.json")
+    change, reason = damage
+    change(source)
+    run = merge(str(short_run), "--machine", "box", "--into", str(committed), "--backends", "cuda", "--bench", "ReLU")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"error: {source} ") and reason in run.stderr, run.stderr
+    assert "copy it from the run again" in run.stderr, run.stderr
+    assert folder_state(committed) == before
+
+
+def test_a_source_without_its_machine_file_is_named_not_the_options(tmp_path):
+    short_run, committed = tmp_path / "run", tmp_path / "committed"
+    write_fake_results(short_run, "box", cuda=True)
+    write_fake_results(committed, "box", cuda=True)
+    (short_run / "box" / "machine.json").unlink()
+    run = merge(str(short_run), "--machine", "box", "--into", str(committed), "--backends", "cuda")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"error: {short_run}/box/machine.json cannot be read (No such file"), run.stderr
+
+
+@pytest.mark.parametrize("damage", [*BROKEN.values(), (lambda path: (path.parent / "machine.json").unlink(),
+                                                        "machine.json cannot be read (No such file")],
+                         ids=[*BROKEN.keys(), "no-machine.json"])
+def test_an_unreadable_target_file_is_named_with_how_to_restore_it(tmp_path, damage):
+    short_run, committed = tmp_path / "run", tmp_path / "committed"
+    write_fake_results(short_run, "box", cuda=True)
+    write_fake_results(committed, "box", cuda=True)
+    target, = (committed / "box").glob("*-existing-fake.json")
+    change, reason = damage
+    change(target)
+    before = folder_state(committed)
+    run = merge(str(short_run), "--machine", "box", "--into", str(committed), "--backends", "cuda", "--bench", "ReLU")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert reason in run.stderr and "copy that file" not in run.stderr, run.stderr
+    broken = target if target.exists() and "machine.json" not in reason else committed / "box" / "machine.json"
+    assert run.stderr.startswith(f"error: {broken} ") and f"restore it (git checkout -- {broken})" in run.stderr
+    assert folder_state(committed) == before

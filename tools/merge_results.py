@@ -24,7 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from asv.results import iter_results_for_machine
+from asv import util as asv_util
+from asv.machine import Machine
+from asv.results import Results
 
 from benchmarks.backends import BACKEND_NAMES
 from benchmarks.common import DTYPES
@@ -76,6 +78,77 @@ class Selection:
         return backend in self.backends and modes_of(modes)[1] in self.dtypes
 
 
+SOURCE_FIX = "copy it from the run again"
+TARGET_FIX = "restore it (git checkout -- {path}) and merge again"  # not "copy the run's file": it drops the others'
+
+
+def _reason(error):
+    """What went wrong, in one line: the system's word for an OSError, else the error's own first line."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def _lists_of_strings(params):
+    return isinstance(params, list) and all(isinstance(values, list) and all(isinstance(value, str) for value in values)
+                                            for values in params)
+
+
+def _check_shape(result):
+    """TypeError where a result file read from valid JSON is not what merging reads: asv's loader takes any."""
+    if not isinstance(result.commit_hash, str) or not isinstance(result.env_name, str):
+        raise TypeError("its commit_hash and env_name must be strings")
+    for name in result.get_all_result_keys():
+        params = result.get_result_params(name)
+        if not _lists_of_strings(params):
+            raise TypeError(f"{name}: its params must be lists of strings")
+        size = math.prod(len(values) for values in params)
+        for column in (result._results[name], result._samples[name], result._stats[name]):
+            if column is not None and (not isinstance(column, list) or len(column) != size):
+                count = len(column) if isinstance(column, list) else "not a list of"
+                raise TypeError(f"{name}: {count} values for {size} parameter combinations")
+        if not all(value is None or isinstance(value, (int, float)) for value in result._results[name] or ()):
+            raise TypeError(f"{name}: a figure neither a number nor null")
+        if not isinstance(result.started_at.get(name), (int, float, type(None))):
+            raise TypeError(f"{name}: its started_at is not a time")
+
+
+def _machine_name(folder, fix):
+    """The machine the machine.json of `folder` names; a MergeError where there is none, for asv would skip the
+    result files beside it and this tool would then blame the options or the other folder."""
+    path = Path(folder, "machine.json")
+    try:
+        name = asv_util.load_json(str(path), api_version=Machine.api_version).get("machine")
+        if not isinstance(name, str):
+            raise asv_util.UserError("it names no machine")
+    except (OSError, asv_util.UserError, AttributeError) as error:
+        raise MergeError(f"{path} cannot be read ({_reason(error)}), so asv skips the result files beside it: "
+                         + fix.format(path=path)) from None
+    return name
+
+
+def read_results(folder, machine, fix):
+    """[(path, asv Results)] of the machine's result files in the results folder `folder`, each readable and of asv's
+    shape: a MergeError names the first that is not and `fix` (a format of its path). asv's own reader would skip it
+    with a warning, and the tool then blame the options or say the target lacks the file."""
+    machine_folder = Path(folder, machine)
+    paths = sorted(path for path in machine_folder.glob("*.json")
+                   if path.name not in ("machine.json", "benchmarks.json"))
+    if not paths:
+        return []
+    machine_name = _machine_name(machine_folder, fix)  # as asv checks each file against it
+    results = []
+    for path in paths:
+        try:
+            result = Results.load(str(path), machine_name=machine_name)
+            _check_shape(result)
+        except (OSError, asv_util.UserError, AttributeError, TypeError, ValueError, KeyError) as error:
+            raise MergeError(f"{path} cannot be read as an asv result file ({_reason(error)}): "
+                             + fix.format(path=path)) from None
+        results.append((path, result))
+    return results
+
+
 def merge(source, target, selection):
     """{benchmark: the parameters of each figure copied} from one asv Results into another (changed in
     place; the parameters as `figure_dates` keys them)."""
@@ -110,6 +183,60 @@ def merge(source, target, selection):
     return copied
 
 
+def _unwritable(where, error):
+    return MergeError(f"cannot write {where} ({_reason(error)}): make it writable, then merge again; "
+                      "nothing was changed")
+
+
+def save(into, machine, changed, dates):
+    """The changed result files ([(path, asv Results)]) and the figures' days, each written whole beside the results
+    folder `into` and then put in its file's place: all of them or, where one cannot be, none (a MergeError)."""
+    try:
+        with tempfile.TemporaryDirectory(dir=into) as scratch:
+            staged = []
+            for path, target in changed:
+                target.save(scratch)
+                staged.append((Path(scratch, target._filename), path))
+            figure_dates.write(scratch, machine, dates)
+            staged.append((Path(scratch, machine, figure_dates.FILE), Path(into, machine, figure_dates.FILE)))
+            _replace_all(staged, Path(tempfile.mkdtemp(dir=scratch)))
+    except OSError as error:
+        raise _unwritable(f"in {into}", error) from None
+    except TableError as error:  # the days, written into the scratch folder: why, without its advice
+        raise _unwritable(f"in {into}", error.__context__ or error) from None
+
+
+def _replace_all(staged, backups):
+    """Put each staged file in the place of its (staged, path), all or none. Each file replaced is first linked into
+    `backups`: one that cannot be replaced (immutable) mostly fails that link, before any file is replaced; one
+    that fails later has those replaced before it put back."""
+    for number, (_, path) in enumerate(staged):
+        try:
+            if os.path.lexists(path):
+                os.link(path, backups / str(number), follow_symlinks=False)
+        except OSError as error:
+            raise _unwritable(path, error) from None
+    for number, (new, path) in enumerate(staged):
+        try:
+            os.replace(new, path)
+        except OSError as error:
+            _put_back([replaced for _, replaced in staged[:number]], backups, error)
+            raise _unwritable(path, error) from None
+
+
+def _put_back(replaced, backups, why):
+    for number, path in enumerate(replaced):
+        old = backups / str(number)
+        try:
+            if old.exists():
+                os.replace(old, path)
+            else:  # not there before: added
+                path.unlink()
+        except OSError as error:  # the backups go with the scratch folder: git holds the committed file
+            raise MergeError(f"cannot write the files in place ({_reason(why)}), nor put {path} back as it was "
+                             f"({_reason(error)}): restore it (git checkout -- {path})") from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.merge_results", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="the asv results folder to copy from")
@@ -126,18 +253,19 @@ def main(argv=None):
             if not (Path(folder) / args.machine).is_dir():
                 raise MergeError(f"{folder} has no results of machine {args.machine!r}: "
                                  f"name a folder with a {args.machine}/ in it")
-        targets = {(r.commit_hash, r.env_name): r for r in iter_results_for_machine(args.into, args.machine)}
+        targets = {(result.commit_hash, result.env_name): (path, result)
+                   for path, result in read_results(args.into, args.machine, TARGET_FIX)}
         changed, report = [], []
         dates_from = figure_dates.read(args.source, args.machine)
         dates = figure_dates.read(args.into, args.machine)
-        for source in iter_results_for_machine(args.source, args.machine):
-            target = targets.get((source.commit_hash, source.env_name))
+        for _, source in read_results(args.source, args.machine, SOURCE_FIX):
+            path, target = targets.get((source.commit_hash, source.env_name), (None, None))
             if target is None:
                 raise MergeError(f"{args.into} has no result of {args.machine} for commit {source.commit_hash[:8]} in "
                                  f"environment {source.env_name}: copy that file instead")
             copied = merge(source, target, selection)
             if copied:
-                changed.append(target)
+                changed.append((path, target))
                 report += [f"{len(copied_params):4d}  {name}" for name, copied_params in copied.items()]
                 for name, copied_params in copied.items():  # the run's own day, else asv's start of the benchmark
                     for params in copied_params:
@@ -146,17 +274,9 @@ def main(argv=None):
                                          or figure_dates.started_day(source, name))
         if not changed:
             raise MergeError("the selection copies no figure: check --backends, --dtypes and --bench against the run")
+        save(args.into, args.machine, changed, dates)
     except (MergeError, figure_dates.DatesError) as error:
         sys.exit(f"error: {error}")
-    for target in changed:  # written whole beside the file, then put in its place
-        with tempfile.TemporaryDirectory(dir=args.into) as scratch:
-            target.save(scratch)
-            written, = Path(scratch, args.machine).glob("*.json")
-            os.replace(written, Path(args.into, args.machine, written.name))
-    try:
-        figure_dates.write(args.into, args.machine, dates)
-    except TableError as error:
-        sys.exit(f"error: the figures are copied but not their days: {error}")
     print("\n".join(report))
     print(f"{sum(int(line.split()[0]) for line in report)} figures copied into {args.into}/{args.machine}/")
 
