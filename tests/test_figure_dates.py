@@ -1,6 +1,7 @@
 """The day of each figure (tools/figure_dates.py): `make bench` dates what its runs changed,
 tools.merge_results what it copies, the tables print the days, and git dates what was committed before."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -14,11 +15,25 @@ from tools import figure_dates, speedup_table, timeline
 RELU = "bench_activations.ReLU.time_latency"
 RELU_CUDA = "'dim=128x16x1024', 'cuda', 'float32'"
 COMMIT = timeline.build()["0.32.4"]
+GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
 
 
 def table(results_dir, *args):
     return subprocess.run([sys.executable, "-m", "tools.speedup_table", "--results", str(results_dir), "--machine",
                            "box", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def commit_all(repo, day):
+    """A commit of the whole tree, made at noon (UTC) of `day`."""
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=GIT_ENV)
+    subprocess.run(["git", "commit", "-qm", day], cwd=repo, check=True,
+                   env=dict(GIT_ENV, GIT_COMMITTER_DATE=f"{day}T12:00:00Z", GIT_AUTHOR_DATE=f"{day}T12:00:00Z"))
+
+
+def from_git(results_dir, machine="box"):
+    return subprocess.run([sys.executable, "-m", "tools.figure_dates", "--results", str(results_dir), "--machine",
+                           machine, "--from-git"], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_a_run_dates_the_figures_it_changed_and_only_those(tmp_path):
@@ -75,29 +90,63 @@ def test_a_merge_keeps_the_days_of_the_figures_it_copies(tmp_path):
 
 def test_git_dates_each_committed_figure_by_the_commit_from_which_on_it_is_as_now(tmp_path):
     repo = tmp_path / "repo"
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
-
-    def commit(day):
-        subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
-        subprocess.run(["git", "commit", "-qm", day], cwd=repo, check=True,
-                       env=dict(env, GIT_COMMITTER_DATE=f"{day}T12:00:00Z", GIT_AUTHOR_DATE=f"{day}T12:00:00Z"))
-
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     write_fake_results(repo / "results", "box", cuda=True)
-    commit("2026-11-25")
+    commit_all(repo, "2026-11-25")
     write_fake_results(repo / "results", "box", cuda=True, slower=("ReLU / dim=128x16x1024", "cuda"))
-    commit("2026-12-06")
+    commit_all(repo, "2026-12-06")
     days = figure_dates.from_history(repo / "results", "box")[COMMIT]
     assert days[RELU][RELU_CUDA] == "2026-12-06"
     assert {day for name, by in days.items() for params, day in by.items() if params != RELU_CUDA} == {"2026-11-25"}
-    tool = [sys.executable, "-m", "tools.figure_dates", "--results", str(repo / "results"), "--machine"]
-    run = subprocess.run([*tool, "box", "--from-git"], cwd=ROOT, capture_output=True, text=True)
+    run = from_git(repo / "results")
     assert run.returncode == 0 and run.stdout.startswith(f"{sum(map(len, days.values()))} figures dated from git")
     assert figure_dates.read(repo / "results", "box") == {COMMIT: days}
-    refused = subprocess.run([*tool, "nobox", "--from-git"], cwd=ROOT, capture_output=True, text=True)
+    refused = from_git(repo / "results", "nobox")
     expected = f"error: no results of machine 'nobox' in {repo / 'results'}; name one of its folders\n"
     assert refused.returncode == 1 and refused.stderr == expected
+
+
+def test_git_dating_names_a_result_file_asv_cannot_read_and_passes_over_such_a_committed_version(tmp_path):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    write_fake_results(repo / "results", "box", cuda=True)
+    (result,) = (path for path in (repo / "results" / "box").glob("*.json") if path.name != "machine.json")
+    whole = result.read_text()
+    result.write_text(whole[:100])  # cut short, as by a full disk
+    commit_all(repo, "2026-11-25")
+    result.write_text(whole)
+    commit_all(repo, "2026-12-06")
+    run = from_git(repo / "results")
+    assert run.returncode == 0, run.stderr
+    days = figure_dates.read(repo / "results", "box")[COMMIT]
+    assert {day for by in days.values() for day in by.values()} == {"2026-12-06"}, "none held before the repair"
+    dated = (repo / "results" / "box" / figure_dates.FILE).read_text()
+    result.write_text(whole[:100])
+    refused = from_git(repo / "results")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(f"error: {result} is not an asv result file (Error parsing JSON")
+    assert refused.stderr.endswith(f"; restore it (git checkout) or move it out of {result.parent}\n")
+    assert (repo / "results" / "box" / figure_dates.FILE).read_text() == dated
+
+
+def test_git_dating_that_cannot_write_its_file_says_so_in_one_line_and_changes_nothing(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    write_fake_results(repo / "results", "box", cuda=True)
+    commit_all(repo, "2026-11-25")
+    figure_dates.write(repo / "results", "box", {COMMIT: {RELU: {RELU_CUDA: "2026-01-02"}}})
+    folder, dates = repo / "results" / "box", repo / "results" / "box" / figure_dates.FILE
+    files, dated = sorted(os.listdir(folder)), dates.read_text()
+
+    def immutable(*args, **kwargs):  # as `chattr +i` refuses even root; chmod does not
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "replace", immutable)
+    with pytest.raises(SystemExit) as refused:
+        figure_dates.main(["--results", str(repo / "results"), "--machine", "box", "--from-git"])
+    assert refused.value.code == (f"error: cannot write {dates} (Operation not permitted); make it and its folder "
+                                  "writable, then run again: nothing was changed")
+    assert sorted(os.listdir(folder)) == files and dates.read_text() == dated, "no temporary left, the file as it was"
 
 
 @pytest.mark.parametrize("rows, words, line", [

@@ -5,6 +5,7 @@ stand-in for MLX's repository.
 
 One copy of the project and one asv environment (torch from the index) serve the whole module."""
 
+import errno
 import functools
 import http.server
 import importlib.metadata
@@ -24,6 +25,7 @@ from asv import results as asv_results
 from asv import util as asv_util
 
 from conftest import ROOT
+from tools import site as site_tool
 from tools import timeline
 
 RELEASES = ("0.32.3", "0.32.4")  # the two newest releases with mlx-cpu wheels; a06b438… is 0.32.4
@@ -156,6 +158,52 @@ def test_offline_site_refuses_a_cdn_it_has_no_copy_of(tmp_path):
     assert run.returncode == 1
     assert "loads https://cdn.example/lib-9.js, which tools/site.py has no copy of" in run.stderr
     assert not (tmp_path / "vendor").exists()
+
+
+def test_offline_site_refuses_an_index_that_is_not_utf8_in_one_line(tmp_path):
+    (tmp_path / "index.html").write_bytes(b"<html>\xff</html>")
+    run = subprocess.run([sys.executable, "-m", "tools.site", "offline", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and run.stderr == (f"error: {tmp_path / 'index.html'} cannot be read (not UTF-8); "
+                                                  "run `asv publish` again to write it anew\n")
+    assert os.listdir(tmp_path) == ["index.html"]
+
+
+JQUERY = '<script src="https://code.jquery.com/jquery-3.3.1.min.js"></script>'
+
+
+def denied(call, number, inside):
+    """`call`, refused with `number` (an errno) for paths in the folder `inside`: as an immutable (`chattr +i`)
+    file or folder refuses even root, where chmod does not."""
+    def refuse(path, *args, **kwargs):
+        if os.path.abspath(path).startswith(f"{inside}{os.sep}"):
+            raise PermissionError(number, os.strerror(number), str(path))
+        return call(path, *args, **kwargs)
+    return refuse
+
+
+def test_offline_site_in_a_folder_it_cannot_write_is_one_line_and_left_as_is(tmp_path, monkeypatch):
+    (tmp_path / "index.html").write_text(JQUERY)
+    monkeypatch.setattr(os, "mkdir", denied(os.mkdir, errno.EACCES, tmp_path))
+    monkeypatch.setattr(os, "open", denied(os.open, errno.EACCES, tmp_path))
+    with pytest.raises(SystemExit) as refused:
+        site_tool.main(["offline", str(tmp_path)])
+    assert refused.value.code == (f"error: cannot write {tmp_path / 'vendor'} (Permission denied); make it and its "
+                                  "folder writable, then run again: index.html is left as it was")
+    assert os.listdir(tmp_path) == ["index.html"] and (tmp_path / "index.html").read_text() == JQUERY
+
+
+def test_offline_site_that_cannot_replace_its_index_leaves_it_and_no_temporary(tmp_path, monkeypatch):
+    (tmp_path / "index.html").write_text(JQUERY)
+    monkeypatch.setattr(os, "replace", denied(os.replace, errno.EPERM, tmp_path))
+    with pytest.raises(SystemExit) as refused:
+        site_tool.main(["offline", str(tmp_path)])
+    assert refused.value.code == (f"error: cannot write {tmp_path / 'index.html'} (Operation not permitted); make it "
+                                  "and its folder writable, then run again: index.html is left as it was")
+    assert sorted(os.listdir(tmp_path)) == ["index.html", "vendor"] and (tmp_path / "index.html").read_text() == JQUERY
+    monkeypatch.undo()
+    site_tool.main(["offline", str(tmp_path)])
+    assert 'src="vendor/jquery-3.3.1.min.js"' in (tmp_path / "index.html").read_text(), "once writable, it goes"
 
 
 def browser_missing():

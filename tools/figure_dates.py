@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from asv import util as asv_util
 from asv.results import Results, iter_results_for_machine
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -138,7 +139,10 @@ def from_history(results_dir, machine):
             with tempfile.TemporaryDirectory() as scratch:
                 old = Path(scratch, path.name)
                 old.write_bytes(_git(folder, "show", f"{commit}:./{path.name}", binary=True))
-                held = _figures_of(old)
+                try:
+                    held = _figures_of(old)
+                except DatesError:  # a version asv cannot read held none of the figures as they are now
+                    held = {}
             day = datetime.datetime.fromtimestamp(int(seconds), datetime.timezone.utc).date().isoformat()
             remaining = {key for key in remaining if held.get(key) == current[key]}
             for key in remaining:
@@ -151,7 +155,25 @@ def from_history(results_dir, machine):
 
 
 def _figures_of(path):
-    return dict(_result_figures(Results.load(str(path))))
+    try:
+        return dict(_result_figures(Results.load(str(path))))
+    except (asv_util.UserError, OSError, TypeError, ValueError, KeyError, AttributeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
+        raise DatesError(f"{path} is not an asv result file ({reason}); restore it (git checkout) or move it out of "
+                         f"{path.parent}") from None
+
+
+def _write_for_user(results_dir, machine, dates):
+    """`write`, with the fix open to this tool's user: not the table's advice to name another path."""
+    from tools.speedup_table import TableError  # that module reads this one
+
+    try:
+        write(results_dir, machine, dates)
+    except TableError as error:
+        cause = error.__context__  # the OSError that write_atomically turned into TableError
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(error)
+        raise DatesError(f"cannot write {Path(results_dir, machine, FILE)} ({reason}); make it and its folder "
+                         "writable, then run again: nothing was changed") from None
 
 
 def _git(folder, *args, binary=False):
@@ -180,7 +202,7 @@ def main(argv=None):
                     if day_of(dates, commit, name, params) is None:
                         put(dates, commit, name, params, day)
                         added += 1
-        write(args.results, args.machine, dates)
+        _write_for_user(args.results, args.machine, dates)
     except DatesError as error:
         sys.exit(f"error: {error}")
     print(f"{added} figures dated from git in {Path(args.results, args.machine, FILE)}")

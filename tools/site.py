@@ -54,7 +54,7 @@ def offline(html_dir):
     index = Path(html_dir) / "index.html"
     if not index.is_file():
         raise SiteError(f"{index} is missing: run `asv publish` first")
-    text = index.read_text()
+    text = _read(index)
     unknown = [url for url in TAG.findall(text) if url not in CDN]
     if unknown:
         raise SiteError(f"{index} loads {', '.join(unknown)}, which tools/site.py has no copy of; site left as is")
@@ -64,11 +64,42 @@ def offline(html_dir):
         return _verified(match[0], VENDOR / name).replace(match[1], f"vendor/{name}")
 
     rewritten = TAG.sub(local, text)
-    shutil.copytree(VENDOR, Path(html_dir) / "vendor", dirs_exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=html_dir, delete=False) as tmp:
-        tmp.write(rewritten)
-    os.replace(tmp.name, index)
-    os.chmod(index, 0o644)
+    vendor = Path(html_dir) / "vendor"
+    try:
+        shutil.copytree(VENDOR, vendor, dirs_exist_ok=True)
+    except shutil.Error as error:  # copytree goes on past a file it cannot copy, then lists them: (src, dst, why)
+        raise _unwritable(vendor, error.args[0][0][2]) from None
+    except OSError as error:
+        raise _unwritable(vendor, error.strerror) from None
+    try:
+        _replace(index, rewritten)
+    except OSError as error:
+        raise _unwritable(index, error.strerror) from None
+
+
+def _unwritable(path, reason):
+    return SiteError(f"cannot write {path} ({reason}); make it and its folder writable, then run again: "
+                     "index.html is left as it was")
+
+
+def _read(index):
+    try:
+        return index.read_text(encoding="utf-8")  # as asv writes it, whatever this machine's locale
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8"
+        raise SiteError(f"{index} cannot be read ({reason}); run `asv publish` again to write it anew") from None
+
+
+def _replace(index, text):
+    """`text` in place of index.html, whole or not at all: no temporary left beside it where that fails."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=index.parent, delete=False, suffix=".tmp") as tmp:
+        try:
+            tmp.write(text)
+            tmp.close()
+            os.chmod(tmp.name, 0o644)  # a temporary file is private; the site is served to all
+            os.replace(tmp.name, index)
+        finally:
+            Path(tmp.name).unlink(missing_ok=True)
 
 
 def main(argv=None):
