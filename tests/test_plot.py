@@ -5,10 +5,11 @@ import pytest
 from benchmarks.bench_activations import Softmax
 from benchmarks.common import Case
 from tests_support import reference_table_rows, write_fake_results
-from tools import plot
+from tools import plot, speedup_table
 from tools.speedup_table import load_results, pick_result
 
 ROW = "Softmax / dim=64x1000000 axi=-1"
+MATMUL_ROW = "MatMul / dim=1000x64x256 dim=256x32"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -87,3 +88,13 @@ def test_a_peak_of_nothing_is_drawn_and_does_not_decide_the_scale():
     assert figure.axes[0].get_yscale() == "linear" and figure.axes[0].get_ylabel() == "MB per call (peak)"
     figure = plot.family_figure("peaks", ["a", "b", "c"], {"mlx_gpu": [0.0, 1.0, 200.0]})
     assert figure.axes[0].get_yscale() == "log"
+
+
+@pytest.mark.parametrize("what", [["history", "--row", MATMUL_ROW], ["families"]])
+def test_tf32_with_another_dtype_is_refused_as_the_tables_refuse_it(results, tmp_path, capsys, what):
+    mode = ["--results", str(results), "--machine", "box", "--dtype", "bfloat16", "--precision", "tf32"]
+    assert speedup_table.main(mode) == 1
+    tables_say = capsys.readouterr().err
+    assert plot.main([*what, *mode, "--out", str(tmp_path / "png")]) == 1
+    assert capsys.readouterr().err == tables_say and tables_say.startswith("error: tf32 is a float32 mode")
+    assert not (tmp_path / "png").exists()

@@ -457,6 +457,23 @@ def test_processes_runs_new_processes_pinned_as_asked_and_refuses_bad_input_in_o
         assert refused.returncode == 1 and refused.stderr.startswith(message) and refused.stderr.count("\n") == 1
 
 
+def test_processes_refuse_a_cpu_list_of_no_cpu_or_of_cpus_it_may_not_run_on_before_running_anything(monkeypatch,
+                                                                                                     capsys):
+    monkeypatch.setattr(processes, "forked", lambda *args, **kwargs: pytest.fail("a process ran"))
+    row = "Softmax / dim=64x1000000 axi=-1"
+    with pytest.raises(SystemExit) as refused:
+        processes.main([row, "--backend", "cpu", "--cpu-affinity", "5-2"])  # asv reads a falling range as none
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert refused.value.code == 2 and error.endswith("'5-2' names no CPU: write a range low to high, e.g. 2-5"), error
+    assert processes.affinity("0") == [0]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {1}, raising=False)  # a cpuset without CPU 0
+    with pytest.raises(SystemExit) as refused:
+        processes.main([row, "--backend", "cpu", "--cpu-affinity", "0"])
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert refused.value.code == 2 and error.endswith("'0' names CPU 0, which this process may not run on: name "
+                                                      "CPUs of 1 only"), error
+
+
 def test_process_cost_adds_each_step_from_the_fork_to_the_process_gone():
     messages = [(step, 10.0 + n / 100) for n, step in enumerate(process_cost.STEPS[:-1], 1)]
     ms = process_cost.steps_ms(10.0, messages, 10.125)
@@ -687,7 +704,17 @@ def test_stability_reads_the_benchmark_list_of_the_runs_it_compares(tmp_path, ca
     assert stability.main(args) == 0 and "median change 0.0%" in capsys.readouterr().out
     with pytest.raises(SystemExit) as refused:
         stability.main([*args, "--factor", "0.5"])
-    assert refused.value.code == 2 and "0.5 is no factor of change: give one above 1" in capsys.readouterr().err
+    assert refused.value.code == 2 and "'0.5' is no factor of change: give a number above 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["abc", "inf", "nan", "1", "-3"])
+def test_stability_refuses_a_factor_that_is_no_finite_number_above_one_saying_how_to_write_one(text, capsys):
+    with pytest.raises(SystemExit) as refused:
+        stability.main(["one", "two", "--machine", "box", "--factor", text])
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert refused.value.code == 2 and error == (f"python -m tools.stability: error: argument --factor: {text!r} is no "
+                                                 "factor of change: give a number above 1, e.g. 1.1 for 10 %")
+    assert stability.factor_above_one("1.25") == 1.25
 
 
 def test_stability_compares_only_the_figures_selected_and_refuses_a_bad_selection_in_one_line(tmp_path, capsys):

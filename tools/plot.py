@@ -159,6 +159,14 @@ def _is_png(out):
     return out.lower().endswith(".png")
 
 
+def check_modes(dtype, precision):
+    """The tables' refusal of a mode no figure has, word for word (speedup_table.build_sections makes it inline;
+    tests/test_plot.py holds the two together): else the missing figures would read as missing results."""
+    if dtype != "float32" and precision == "tf32":
+        raise TableError(f"tf32 is a float32 mode (TF32 multiplies float32): no {dtype} figure has it; "
+                         "use --precision strict")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.plot", description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=("families", "history"))
@@ -176,6 +184,7 @@ def main(argv=None):
     if args.what == "history" and args.release:
         parser.error("history draws every release with results: leave out --release")
     try:
+        check_modes(args.dtype, args.precision)
         check_writable(args.out, folder=not (args.what == "history" and _is_png(args.out)))
         written = plot_families(args) if args.what == "families" else plot_history(args)
     except (TableError, timeline.TimelineError) as error:

@@ -137,15 +137,31 @@ def report(row, backend, precision, processes, with_events=False, cpu_latency_us
 
 
 def affinity(text):
-    """asv's own reading of --cpu-affinity ('3', '0,2', '4-7')."""
+    """asv's own reading of --cpu-affinity ('3', '0,2', '4-7'), held to CPUs this process may run on."""
     from asv.commands import make_argparser
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # asv's usage text: the error below says it all
-            return make_argparser()[0].parse_args(["run", "--cpu-affinity", text]).attribute["cpu_affinity"]
+            cpus = make_argparser()[0].parse_args(["run", "--cpu-affinity", text]).attribute["cpu_affinity"]
     except SystemExit:
         raise argparse.ArgumentTypeError(f"{text!r} names no CPUs of this machine as asv reads them "
                                          f"(e.g. 3, 0,2 or 4-7; CPUs 0-{os.cpu_count() - 1})") from None
+    if not cpus:  # asv reads a falling range (5-2) as no CPU at all, and an empty list as no pinning
+        raise argparse.ArgumentTypeError(f"{text!r} names no CPU: write a range low to high, e.g. 2-5")
+    allowed = allowed_cpus()
+    barred = sorted(set(cpus) - allowed)
+    if barred:  # asv checks against the machine's count; a cpuset (a container's, taskset's) allows fewer
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names CPU{'s' * (len(barred) > 1)} {gpu_interrupts.cpu_list(barred)}, which this process may "
+            f"not run on: name CPUs of {gpu_interrupts.cpu_list(allowed)} only")
+    return cpus
+
+
+def allowed_cpus():
+    """The CPUs this process may run on: its affinity where the system keeps one (Linux), else all."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count()))
 
 
 def main(argv=None):

@@ -311,9 +311,13 @@ def asv_verdicts(table):
 
 
 def factor_above_one(text):
-    value = float(text)
-    if not value > 1:
-        raise argparse.ArgumentTypeError(f"{text} is no factor of change: give one above 1, e.g. 1.1 for 10 %")
+    """--factor: a finite number above 1, the largest change accepted (1.1: 10 %); beyond inf, nothing moves."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 1):
+        raise argparse.ArgumentTypeError(f"{text!r} is no factor of change: give a number above 1, e.g. 1.1 for 10 %")
     return value
 
 
