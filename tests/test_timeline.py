@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import types
+from pathlib import Path
 
 import pytest
 
@@ -139,7 +140,39 @@ def test_a_build_git_refuses_is_one_error_and_leaves_the_timeline_as_it_was_with
     with pytest.raises(timeline.TimelineError, match=r"git could not build the timeline in .*mlx-timeline\.new "
                                                      r"\(fatal: .*refs/tags/vbad\.\.ver"):
         timeline.build([("0.1.0", "2024-01-01"), ("bad..ver", "2024-01-02")], repo)
-    assert timeline.hashes(repo) == built and sorted(tmp_path.iterdir()) == [repo]
+    assert timeline.hashes(repo) == built and sorted(tmp_path.iterdir()) == [repo, tmp_path / "mlx-timeline.lock"]
+
+
+def git_checkout(folder):
+    """A git checkout in `folder` with one commit and an edit not committed: what a build must never touch."""
+    subprocess.run(["git", "init", "--quiet", "--initial-branch", "main", str(folder)], check=True)
+    (folder / "work.txt").write_text("committed\n")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run(["git", "-C", str(folder), "add", "work.txt"], check=True)
+    subprocess.run(["git", "-C", str(folder), *identity, "commit", "--quiet", "-m", "work"], check=True)
+    (folder / "work.txt").write_text("not committed\n")
+    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+
+
+def test_a_build_whose_repository_is_cleared_midway_never_touches_the_checkout_around_it(tmp_path, monkeypatch):
+    checkout = tmp_path / "checkout"
+    head = git_checkout(checkout)
+    real_run = subprocess.run
+
+    def cleared_before_checkout(command, *args, **kwargs):  # as another process starting its own build would
+        done = real_run(command, *args, **kwargs)
+        if "fast-import" in command:
+            shutil.rmtree(checkout / ".asv" / "mlx-timeline.new" / ".git")
+        return done
+
+    monkeypatch.setattr(timeline.subprocess, "run", cleared_before_checkout)
+    with pytest.raises(timeline.TimelineError, match="git could not build the timeline"):
+        timeline.build([("0.1.0", "2024-01-01")], checkout / ".asv" / "mlx-timeline")
+    monkeypatch.undo()
+    assert (checkout / "work.txt").read_text() == "not committed\n"
+    now = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert now == head
+    assert timeline._current(checkout / ".asv") is None, "a folder without .git is no timeline, whatever lies around it"
 
 
 def test_a_release_list_that_is_not_utf8_is_one_line(tmp_path):

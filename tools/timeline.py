@@ -12,7 +12,9 @@ machine gets the same commit hashes and results from many machines line up.
 """
 
 import argparse
+import contextlib
 import datetime
+import fcntl
 import os
 import shutil
 import subprocess
@@ -186,7 +188,11 @@ def write_releases(releases, path=None):
 
 
 def _git(repo, *args, **kwargs):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, **kwargs).stdout
+    """git on the repository in `repo` and no other: `git -C` in a folder whose .git is missing (a build
+    that another process cleared) would run the command, `reset --hard` included, on a checkout around it."""
+    repo = Path(repo).absolute()
+    return subprocess.run(["git", f"--git-dir={repo / '.git'}", f"--work-tree={repo}", *args], check=True,
+                          capture_output=True, text=True, **kwargs).stdout
 
 
 def _fast_import_stream(releases):
@@ -211,17 +217,33 @@ def build(releases=None, repo=None):
     """Create the timeline repository, or rebuild it if it no longer matches the list; {version: hash}."""
     releases = releases or read_releases()
     repo = Path(repo or REPO)
-    if _current(repo) != [version for version, _ in releases]:
-        # Built aside and swapped in: a build that fails leaves the timeline as it was, and nothing beside it.
-        new = repo.with_name(repo.name + ".new")
-        try:
-            _build_into(new, releases)
-        except BaseException:
-            shutil.rmtree(new, ignore_errors=True)
-            raise
-        shutil.rmtree(repo, ignore_errors=True)
-        os.replace(new, repo)
-    return hashes(repo)
+    with _one_builder(repo):
+        if _current(repo) != [version for version, _ in releases]:
+            # Built aside and swapped in: a build that fails leaves the timeline as it was, and nothing beside it.
+            new = repo.with_name(repo.name + ".new")
+            try:
+                _build_into(new, releases)
+            except BaseException:
+                shutil.rmtree(new, ignore_errors=True)
+                raise
+            shutil.rmtree(repo, ignore_errors=True)
+            os.replace(new, repo)
+        return hashes(repo)
+
+
+@contextlib.contextmanager
+def _one_builder(repo):
+    """Held while the timeline is checked and built: tools run side by side (a table while asv runs) would
+    otherwise clear each other's half-built repository."""
+    try:
+        repo.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(repo.with_name(repo.name + ".lock"), "w")
+    except OSError as error:
+        raise TimelineError(f"cannot build the timeline in {repo.parent} ({error.strerror or error}); check that "
+                            "it is writable") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _build_into(new, releases):
@@ -229,7 +251,8 @@ def _build_into(new, releases):
     shutil.rmtree(new, ignore_errors=True)
     try:
         new.mkdir(parents=True)
-        _git(new, "init", "--quiet", "--initial-branch", BRANCH)
+        subprocess.run(["git", "init", "--quiet", "--initial-branch", BRANCH, str(new)], check=True,
+                       capture_output=True, text=True)
         _git(new, "fast-import", "--quiet", input=stream)
         _git(new, "reset", "--quiet", "--hard", BRANCH)
     except subprocess.CalledProcessError as error:
