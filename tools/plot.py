@@ -25,8 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from benchmarks.common import BACKEND_NAMES, DTYPES, PRECISIONS, op_families  # noqa: E402
 from tools import timeline  # noqa: E402
 from tools.speedup_table import (  # noqa: E402
-    MEGABYTE, METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num, cell_values, check_writable, find_row,
-    load_results, pick_result, table_families, write_atomically)
+    MEGABYTE, METRIC_NOTES, RESULTS, TIME_METRICS, TableError, _measured, _num, cell_values, check_modes,
+    check_writable, find_row, load_results, pick_result, table_families, write_atomically)
 
 LOG_SCALE_SPREAD = 20
 METRICS = (*TIME_METRICS, "memory")
@@ -157,14 +157,6 @@ def plot_history(args):
 
 def _is_png(out):
     return out.lower().endswith(".png")
-
-
-def check_modes(dtype, precision):
-    """The tables' refusal of a mode no figure has, word for word (speedup_table.build_sections makes it inline;
-    tests/test_plot.py holds the two together): else the missing figures would read as missing results."""
-    if dtype != "float32" and precision == "tf32":
-        raise TableError(f"tf32 is a float32 mode (TF32 multiplies float32): no {dtype} figure has it; "
-                         "use --precision strict")
 
 
 def main(argv=None):

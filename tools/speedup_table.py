@@ -585,11 +585,16 @@ def write_atomically(path, content):
         raise TableError(f"cannot write {path} ({error.strerror}); name another path")
 
 
-def build_sections(results_dir, machine, release, commit, style, precision, metric="latency", compiled=False,
-                   dtype="float32"):
+def check_modes(dtype, precision):
+    """A TableError for a mode no figure has: else its figures would read as missing results."""
     if dtype != "float32" and precision == "tf32":
         raise TableError(f"tf32 is a float32 mode (TF32 multiplies float32): no {dtype} figure has it; "
                          "use --precision strict")
+
+
+def build_sections(results_dir, machine, release, commit, style, precision, metric="latency", compiled=False,
+                   dtype="float32"):
+    check_modes(dtype, precision)
     if dtype != "float32" and metric in ROOFLINE:
         raise TableError(f"--metric {metric} counts float32 bytes and float32 ceilings: use it with --dtype float32")
     sections = []
