@@ -155,12 +155,13 @@ def from_history(results_dir, machine):
 
 
 def _figures_of(path):
+    from tools.speedup_table import error_reason  # that module reads this one
+
     try:
         return dict(_result_figures(Results.load(str(path))))
     except (asv_util.UserError, OSError, TypeError, ValueError, KeyError, AttributeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
-        raise DatesError(f"{path} is not an asv result file ({reason}); restore it (git checkout) or move it out of "
-                         f"{path.parent}") from None
+        raise DatesError(f"{path} is not an asv result file ({error_reason(error)}); restore it (git checkout) or "
+                         f"move it out of {path.parent}") from None
 
 
 def _write_for_user(results_dir, machine, dates):

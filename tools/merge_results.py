@@ -25,13 +25,12 @@ import tempfile
 from pathlib import Path
 
 from asv import util as asv_util
-from asv.machine import Machine
 from asv.results import Results
 
 from benchmarks.backends import BACKEND_NAMES
 from benchmarks.common import DTYPES
 from tools import figure_dates
-from tools.speedup_table import RESULTS, TableError, modes_of
+from tools.speedup_table import RESULTS, TableError, error_reason, machine_named_in, modes_of
 
 
 class MergeError(Exception):
@@ -82,13 +81,6 @@ SOURCE_FIX = "copy it from the run again"
 TARGET_FIX = "restore it (git checkout -- {path}) and merge again"  # not "copy the run's file": it drops the others'
 
 
-def _reason(error):
-    """What went wrong, in one line: the system's word for an OSError, else the error's own first line."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return (str(error).splitlines() or [type(error).__name__])[0]
-
-
 def _lists_of_strings(params):
     return isinstance(params, list) and all(isinstance(values, list) and all(isinstance(value, str) for value in values)
                                             for values in params)
@@ -118,13 +110,10 @@ def _machine_name(folder, fix):
     result files beside it and this tool would then blame the options or the other folder."""
     path = Path(folder, "machine.json")
     try:
-        name = asv_util.load_json(str(path), api_version=Machine.api_version).get("machine")
-        if not isinstance(name, str):
-            raise asv_util.UserError("it names no machine")
+        return machine_named_in(path)
     except (OSError, asv_util.UserError, AttributeError) as error:
-        raise MergeError(f"{path} cannot be read ({_reason(error)}), so asv skips the result files beside it: "
+        raise MergeError(f"{path} cannot be read ({error_reason(error)}), so asv skips the result files beside it: "
                          + fix.format(path=path)) from None
-    return name
 
 
 def read_results(folder, machine, fix):
@@ -143,7 +132,7 @@ def read_results(folder, machine, fix):
             result = Results.load(str(path), machine_name=machine_name)
             _check_shape(result)
         except (OSError, asv_util.UserError, AttributeError, TypeError, ValueError, KeyError) as error:
-            raise MergeError(f"{path} cannot be read as an asv result file ({_reason(error)}): "
+            raise MergeError(f"{path} cannot be read as an asv result file ({error_reason(error)}): "
                              + fix.format(path=path)) from None
         results.append((path, result))
     return results
@@ -184,7 +173,7 @@ def merge(source, target, selection):
 
 
 def _unwritable(where, error):
-    return MergeError(f"cannot write {where} ({_reason(error)}): make it writable, then merge again; "
+    return MergeError(f"cannot write {where} ({error_reason(error)}): make it writable, then merge again; "
                       "nothing was changed")
 
 
@@ -233,8 +222,8 @@ def _put_back(replaced, backups, why):
             else:  # not there before: added
                 path.unlink()
         except OSError as error:  # the backups go with the scratch folder: git holds the committed file
-            raise MergeError(f"cannot write the files in place ({_reason(why)}), nor put {path} back as it was "
-                             f"({_reason(error)}): restore it (git checkout -- {path})") from None
+            raise MergeError(f"cannot write the files in place ({error_reason(why)}), nor put {path} back as it was "
+                             f"({error_reason(error)}): restore it (git checkout -- {path})") from None
 
 
 def main(argv=None):

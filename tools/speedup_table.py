@@ -77,8 +77,7 @@ def load_results(results_dir, machine=None):
             if not all(isinstance(started, (int, float)) for started in result.started_at.values()):
                 raise ValueError("a benchmark's start is not asv's milliseconds")
         except (asv_util.UserError, OSError, TypeError, ValueError, KeyError, AttributeError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).splitlines()[0]
-            raise TableError(f"{path} is not an asv result file ({reason}); move it out of {results_dir}")
+            raise TableError(f"{path} is not an asv result file ({error_reason(error)}); move it out of {results_dir}")
         by_machine.setdefault(machine_name, []).append(result)
     if not by_machine:
         raise TableError(f"no asv results in {results_dir}; run `make bench` first")
@@ -97,12 +96,25 @@ def _check_machine_files(results_dir):
         if any(name.endswith(".json") and name not in ("machine.json", "benchmarks.json") for name in files):
             path = os.path.join(root, "machine.json")
             try:
-                if not isinstance(asv_util.load_json(path, api_version=Machine.api_version).get("machine"), str):
-                    raise asv_util.UserError("it names no machine")
+                machine_named_in(path)
             except (OSError, asv_util.UserError) as error:
-                reason = error.strerror if isinstance(error, OSError) else str(error).splitlines()[0]
-                raise TableError(f"{path} cannot be read ({reason}), so asv skips the results beside it; restore it "
-                                 f"(git checkout) or run `make bench` on that machine again")
+                raise TableError(f"{path} cannot be read ({error_reason(error)}), so asv skips the results beside it; "
+                                 "restore it (git checkout) or run `make bench` on that machine again")
+
+
+def machine_named_in(path):
+    """The machine a machine.json names; asv's UserError where it names none."""
+    name = asv_util.load_json(str(path), api_version=Machine.api_version).get("machine")
+    if not isinstance(name, str):
+        raise asv_util.UserError("it names no machine")
+    return name
+
+
+def error_reason(error):
+    """What went wrong, in one line: the system's word for an OSError, else the error's own first line."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def pick_result(results, machine, release=None, commit=None):
