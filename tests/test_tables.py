@@ -1,6 +1,8 @@
 """The speedup table (formula, failures, formats, bad input) and the release timeline."""
 
+import csv
 import datetime
+import io
 import json
 import math
 import os
@@ -257,6 +259,23 @@ def test_dtype_selects_its_figures_keeps_the_row_names_and_says_so_in_the_header
                           (["--dtype", "float16", "--metric", "bandwidth"], "counts float32 bytes")):
         bad = table(tmp_path, *args)
         assert bad.returncode == 1 and message in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_machines_of_other_baselines_and_dtypes_share_one_table(tmp_path):
+    """A Mac (mps baseline) beside an NVIDIA box (cuda baseline, float16 too): one CSV with both machines'
+    columns, and a float16 table of the box alone, the Mac left out with a note rather than an error."""
+    write_fake_results(tmp_path / "results", "mac", with_gpu=True)
+    write_fake_results(tmp_path / "results", "nvidia", cuda=True, half={"float16": 0.5})
+    as_csv = list(csv.DictReader(io.StringIO(table(tmp_path, "--format", "csv").stdout)))
+    assert {r["machine"] for r in as_csv} == {"mac", "nvidia"} and len(as_csv) == 2 * TABLE_ROWS
+    argmax = {r["machine"]: r for r in as_csv if r["row"] == "Argmax / dim=64x1024x128 axi=0"}
+    assert argmax["mac"]["mps_ms"] == "2.37" and argmax["mac"]["cuda_vs_mlx_gpu_speedup"] == ""
+    assert argmax["nvidia"]["cuda_ms"] == "2.37" and argmax["nvidia"]["mps_vs_mlx_gpu_speedup"] == ""
+    half = table(tmp_path, "--dtype", "float16")
+    assert half.returncode == 0 and "nvidia" in half.stdout and "mac" not in half.stdout
+    assert half.stderr.startswith("note: the results of mac") and "no float16 latency figure" in half.stderr
+    lacking = table(tmp_path, "--dtype", "float16", "--machine", "mac")
+    assert lacking.returncode == 1 and lacking.stderr.count("\n") == 1, lacking.stderr
 
 
 def test_committed_tables_come_from_the_committed_results_and_old_results_read_as_float32(tmp_path):
